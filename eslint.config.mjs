@@ -1,0 +1,48 @@
+// One flat config for the whole workspace. The module-boundary rule is what keeps DESIGN.md's
+// arrows true: apps -> libs; kms adapters, keystore, protocol -> crypto -> key-types.
+import js from '@eslint/js';
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const vendorSdks = ['@aws-sdk/*', '@azure/*', '@google-cloud/*', 'node-vault'];
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', '**/src/gen/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mts', '**/*.mjs'],
+    plugins: { '@nx': nx },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', structuredClone: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          banTransitiveDependencies: false,
+          depConstraints: [
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
+            { sourceTag: 'type:kms-emulator', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks.filter((p) => p !== '@google-cloud/*') },
+            { sourceTag: 'type:kms-adapter', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core'] },
+            { sourceTag: 'type:kms-core', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:keystore', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:crypto', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [], bannedExternalImports: ['node:*', ...vendorSdks] },
+            { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:shared', 'scope:agent'] },
+            { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:shared', 'scope:controller'] },
+            { sourceTag: 'scope:operator', onlyDependOnLibsWithTags: ['scope:shared', 'scope:operator'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+          ],
+        },
+      ],
+    },
+  },
+);
