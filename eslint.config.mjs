@@ -27,7 +27,7 @@ export default tseslint.config(
           allow: [],
           banTransitiveDependencies: false,
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:cli', 'type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
             { sourceTag: 'type:kms-emulator', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks.filter((p) => p !== '@google-cloud/*') },
             { sourceTag: 'type:kms-adapter', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core'] },
             { sourceTag: 'type:kms-core', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
@@ -35,7 +35,8 @@ export default tseslint.config(
             { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:crypto', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [], bannedExternalImports: ['node:*', ...vendorSdks] },
+            { sourceTag: 'type:cli', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [], bannedExternalImports: vendorSdks },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:shared', 'scope:agent'] },
             { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:shared', 'scope:controller'] },
             { sourceTag: 'scope:operator', onlyDependOnLibsWithTags: ['scope:shared', 'scope:operator'] },
@@ -43,6 +44,13 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    // The domain library does no I/O and no crypto: it is the vocabulary every other part shares.
+    files: ['libs/key-types/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', 'fs', 'crypto', 'net', 'http', 'https', 'child_process'], message: 'libs/key-types is domain only: no I/O and no crypto.' }] }],
     },
   },
 );

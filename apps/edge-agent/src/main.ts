@@ -1,0 +1,4 @@
+/** Process entry point of edge-agent: parse argv, run, and turn failures into one clear line and an exit code. */
+import { runCli } from './cli.js';
+
+process.exitCode = await runCli(process.argv.slice(2));

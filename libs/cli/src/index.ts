@@ -1,0 +1,2 @@
+/** @fleetkey/cli — the shared command-line frame of edge-agent, fleet-controller and fleetctl. */
+export * from './program.js';
