@@ -32,7 +32,13 @@ export type FleetkeyErrorCode =
   | 'KEY_NOT_USABLE'
   // protocol
   | 'TOPIC_INVALID'
-  | 'MESSAGE_MALFORMED';
+  | 'MESSAGE_MALFORMED'
+  // a remote call failed without a fleetkey code of its own (transport, deadline, cancel)
+  | 'RPC_FAILED'
+  // keystore files (libs/keystore)
+  | 'STORE_EXISTS'
+  | 'STORE_NOT_FOUND'
+  | 'KEY_FILE_INSECURE';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;
