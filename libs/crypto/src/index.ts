@@ -7,3 +7,6 @@
  */
 export * from './errors.js';
 export * from './envelope/index.js';
+export * from './sign/index.js';
+export * from './x509/index.js';
+export * from './wrap/index.js';

@@ -1,0 +1,48 @@
+/**
+ * Signs a TBSCertificate with a `Signer` and assembles the Certificate. This is the one place a
+ * certificate gets its signature, so a KMS-held CA key works exactly like a local one: the TBS is
+ * DER-encoded here, the signer signs those bytes, and nothing else crosses the interface.
+ *
+ * Trust boundary: the signer may be remote (a KMS). Its signature is verified against the expected
+ * public key before the certificate is returned, so a faulty or substituted signer cannot make us
+ * hand out a broken certificate (and an RSA-CRT fault cannot leak through a bad signature).
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import type { KeyObject } from 'node:crypto';
+import type { TBSCertificate } from '@peculiar/asn1-x509';
+import type { Signer } from '../sign/signer.js';
+import { SignatureInvalid } from '../sign/errors.js';
+import { verifySignature } from '../sign/verify.js';
+import { algorithmIdentifier } from './algorithm-identifiers.js';
+import { parseCertificate } from './parse-certificate.js';
+import { toPem } from './pem.js';
+
+export interface IssuedCertificate {
+  readonly der: Uint8Array;
+  readonly pem: string;
+  /** Lowercase hex serial number, as `validateDeviceCertificate` and `isRevoked` see it. */
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * Sets the signature field, signs, assembles and re-parses.
+ * @throws SignatureInvalid when the signer's signature does not verify with `issuerPublicKey`.
+ */
+export async function signCertificate(tbs: TBSCertificate, signer: Signer, issuerPublicKey: KeyObject): Promise<IssuedCertificate> {
+  tbs.signature = algorithmIdentifier(signer.algorithm);
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+  const signature = await signer.sign(tbsDer);
+  // Postcondition: the signature verifies with the issuer's public key before anyone sees it.
+  if (!verifySignature(issuerPublicKey, signer.algorithm, tbsDer, signature)) throw new SignatureInvalid();
+  const der = new Uint8Array(
+    AsnConvert.serialize(
+      new Certificate({ tbsCertificate: tbs, signatureAlgorithm: algorithmIdentifier(signer.algorithm), signatureValue: signature.slice().buffer }),
+    ),
+  );
+  // Our own output goes through the same strict parser as everyone else's.
+  const parsed = parseCertificate(der);
+  return { der, pem: toPem(der, 'CERTIFICATE'), serialNumber: parsed.serialNumber, notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+}
