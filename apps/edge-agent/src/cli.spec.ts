@@ -1,30 +1,3 @@
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describeCliBinary } from '@fleetkey/cli/testing';
 
-const run = promisify(execFile);
-const bin = new URL('../bin/edge-agent.mjs', import.meta.url).pathname;
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-describe('edge-agent binary', () => {
-  it('prints its version', async () => {
-    const { stdout } = await run(process.execPath, [bin, '--version']);
-    expect(stdout.trim()).toBe(version);
-  });
-
-  it('prints help that names the program', async () => {
-    const { stdout } = await run(process.execPath, [bin, '--help']);
-    expect(stdout).toContain('Usage: edge-agent');
-    expect(stdout).toContain('--version');
-  });
-
-  it('exits 2 with one clear line on an unknown option', async () => {
-    const failure = await run(process.execPath, [bin, '--no-such-option']).then(
-      () => undefined,
-      (error: { code?: number; stderr?: string }) => error,
-    );
-    expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain("unknown option '--no-such-option'");
-  });
-});
+describeCliBinary('edge-agent', new URL('../bin/edge-agent.mjs', import.meta.url), new URL('../package.json', import.meta.url));
