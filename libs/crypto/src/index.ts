@@ -10,3 +10,4 @@ export * from './envelope/index.js';
 export * from './sign/index.js';
 export * from './x509/index.js';
 export * from './wrap/index.js';
+export * from './checksum/index.js';

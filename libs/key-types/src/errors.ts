@@ -38,7 +38,18 @@ export type FleetkeyErrorCode =
   // keystore files (libs/keystore)
   | 'STORE_EXISTS'
   | 'STORE_NOT_FOUND'
-  | 'KEY_FILE_INSECURE';
+  | 'KEY_FILE_INSECURE'
+  // KMS providers (libs/kms/core)
+  | 'KMS_KEY_NOT_FOUND'
+  | 'ACCESS_DENIED'
+  | 'THROTTLED'
+  | 'INVALID_CIPHERTEXT'
+  | 'KEY_DISABLED'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'TIMEOUT'
+  | 'CIRCUIT_OPEN'
+  | 'INVALID_CONFIG'
+  | 'INVALID_KEY_USAGE';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;

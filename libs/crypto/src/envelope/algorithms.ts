@@ -8,7 +8,9 @@
  */
 import {
   ECIES_P256_POINT_LENGTH,
+  MAX_KMS_ENCAPSULATED_KEY_LENGTH,
   MAX_RSA_ENCAPSULATED_KEY_LENGTH,
+  MIN_KMS_ENCAPSULATED_KEY_LENGTH,
   MIN_RSA_ENCAPSULATED_KEY_LENGTH,
 } from './constants.js';
 
@@ -16,7 +18,8 @@ export type EnvelopeAlgorithm =
   | 'AES_256_GCM'
   | 'CHACHA20_POLY1305'
   | 'ECIES_P256_HKDF_SHA256_AES_256_GCM'
-  | 'RSA_OAEP_SHA256_AES_256_GCM';
+  | 'RSA_OAEP_SHA256_AES_256_GCM'
+  | 'KMS_AES_256_GCM';
 
 /** The symmetric subset: the key in hand is the content key. */
 export type SymmetricEnvelopeAlgorithm = 'AES_256_GCM' | 'CHACHA20_POLY1305';
@@ -49,6 +52,15 @@ const SPECS: Readonly<Record<EnvelopeAlgorithm, AlgorithmSpec>> = Object.freeze(
     symmetric: false,
     minEncapsulated: MIN_RSA_ENCAPSULATED_KEY_LENGTH,
     maxEncapsulated: MAX_RSA_ENCAPSULATED_KEY_LENGTH,
+  },
+  // The CEK encrypted by a KMS key (AWS / GCP / Vault / Azure / local); the bytes are the
+  // vendor's, opaque here, and only the provider named in the header can turn them back.
+  KMS_AES_256_GCM: {
+    id: 0x30,
+    cipher: 'aes-256-gcm',
+    symmetric: false,
+    minEncapsulated: MIN_KMS_ENCAPSULATED_KEY_LENGTH,
+    maxEncapsulated: MAX_KMS_ENCAPSULATED_KEY_LENGTH,
   },
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isFleetkeyError } from '@fleetkey/key-types';
 import { ENVELOPE_ALGORITHMS, type EnvelopeAlgorithm } from './algorithms.js';
 import { decodeEnvelope, encodeEnvelope, readEnvelopeHeader } from './codec.js';
-import { MAX_ENVELOPE_CIPHERTEXT } from './constants.js';
+import { MAX_ENVELOPE_CIPHERTEXT, MAX_KMS_ENCAPSULATED_KEY_LENGTH } from './constants.js';
 import { ascii, baseParts, hex, rawEnvelope, thrownCode, type RawParts } from './test-support.js';
 import type { Envelope } from './types.js';
 
@@ -30,6 +30,7 @@ const BAD_INPUTS: readonly BadCase[] = [
   ['algorithm id 0x03', { algorithmId: 0x03 }, undefined, UNSUPPORTED],
   ['algorithm id 0x11', { algorithmId: 0x11 }, undefined, UNSUPPORTED],
   ['algorithm id 0x21', { algorithmId: 0x21 }, undefined, UNSUPPORTED],
+  ['algorithm id 0x31', { algorithmId: 0x31 }, undefined, UNSUPPORTED],
   ['algorithm id 0xff', { algorithmId: 0xff }, undefined, UNSUPPORTED],
   // provider
   ['provider length 0', { providerLength: 0, provider: [] }, undefined, MALFORMED],
@@ -60,6 +61,10 @@ const BAD_INPUTS: readonly BadCase[] = [
   ['RSA-OAEP with no encapsulated key', { algorithmId: 0x20 }, undefined, MALFORMED],
   ['RSA-OAEP with a 255-byte encapsulated key', { algorithmId: 0x20, encapsulatedKey: rsaBlock(255) }, undefined, MALFORMED],
   ['RSA-OAEP with a 513-byte encapsulated key', { algorithmId: 0x20, encapsulatedKey: rsaBlock(513) }, undefined, MALFORMED],
+  ['KMS with no encapsulated key', { algorithmId: 0x30 }, undefined, MALFORMED],
+  ['KMS with a 2049-byte encapsulated key', { algorithmId: 0x30, encapsulatedKey: rsaBlock(2049) }, undefined, MALFORMED],
+  ['KMS encapsulated key length 0xffff', { algorithmId: 0x30, encapsulatedKeyLength: 0xffff }, undefined, MALFORMED],
+  ['KMS encapsulated key longer than the input', { algorithmId: 0x30, encapsulatedKeyLength: 100, encapsulatedKey: rsaBlock(10) }, undefined, MALFORMED],
   ['encapsulated key length 0xffff', { algorithmId: 0x20, encapsulatedKeyLength: 0xffff }, undefined, MALFORMED],
   ['encapsulated key longer than the input', { algorithmId: 0x20, encapsulatedKeyLength: 300, encapsulatedKey: rsaBlock(10) }, undefined, MALFORMED],
   // nonce
@@ -106,6 +111,7 @@ describe('decodeEnvelope: bad inputs', () => {
     ['CHACHA20_POLY1305', { algorithmId: 0x02 }],
     ['ECIES_P256_HKDF_SHA256_AES_256_GCM', { algorithmId: 0x10, encapsulatedKey: NUL_65 }],
     ['RSA_OAEP_SHA256_AES_256_GCM', { algorithmId: 0x20, encapsulatedKey: rsaBlock(256) }],
+    ['KMS_AES_256_GCM', { algorithmId: 0x30, encapsulatedKey: rsaBlock(184) }],
   ];
   it.each(shapes)('refuses %s truncated at every offset as malformed', (algorithm, overrides) => {
     const bytes = rawEnvelope(overrides);
@@ -126,6 +132,8 @@ describe('decodeEnvelope: bad inputs', () => {
       { keyVersion: 0xffff_ffff },
       { algorithmId: 0x20, encapsulatedKey: rsaBlock(512) },
       { algorithmId: 0x20, encapsulatedKey: rsaBlock(384) },
+      { algorithmId: 0x30, encapsulatedKey: rsaBlock(1) },
+      { algorithmId: 0x30, encapsulatedKey: rsaBlock(2048) },
       { ciphertext: rsaBlock(16) },
     ];
     for (const overrides of cases) expect(thrownCode(() => decodeEnvelope(rawEnvelope(overrides)))).toBe('NO_ERROR');
@@ -153,7 +161,8 @@ describe('decodeEnvelope: preconditions', () => {
     expect(thrownCode(() => decodeEnvelope(Uint8Array.of(0x46, 0x4b, 0x02)))).toBe(UNSUPPORTED);
   });
   it('Precondition: the algorithm id is one of the v1 table', () => {
-    expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x30 })))).toBe(UNSUPPORTED);
+    expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x31 })))).toBe(UNSUPPORTED);
+    expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x30, encapsulatedKey: [1] })))).toBe('NO_ERROR');
   });
   it('Precondition: the provider is 1..32 bytes of [a-z0-9-]', () => {
     expect(thrownCode(() => decodeEnvelope(rawEnvelope({ provider: ascii('aw$') })))).toBe(MALFORMED);
@@ -166,6 +175,9 @@ describe('decodeEnvelope: preconditions', () => {
   it('Precondition: the encapsulated key length is what the algorithm says (0 for symmetric)', () => {
     expect(thrownCode(() => decodeEnvelope(rawEnvelope({ encapsulatedKey: NUL_65 })))).toBe(MALFORMED);
     expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x10, encapsulatedKey: NUL_65 })))).toBe('NO_ERROR');
+    // KMS (0x30): 1..MAX_KMS_ENCAPSULATED_KEY_LENGTH opaque bytes
+    expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x30 })))).toBe(MALFORMED);
+    expect(thrownCode(() => decodeEnvelope(rawEnvelope({ algorithmId: 0x30, encapsulatedKey: rsaBlock(MAX_KMS_ENCAPSULATED_KEY_LENGTH + 1) })))).toBe(MALFORMED);
   });
   it('Precondition: the nonce is exactly 12 bytes for every v1 algorithm', () => {
     for (const algorithmId of [0x01, 0x02]) {
@@ -268,6 +280,8 @@ function encapsulatedKeyArb(algorithm: EnvelopeAlgorithm): fc.Arbitrary<Uint8Arr
       return bytes(65, 65);
     case 'RSA_OAEP_SHA256_AES_256_GCM':
       return bytes(256, 512);
+    case 'KMS_AES_256_GCM':
+      return bytes(1, 2048);
   }
 }
 
@@ -317,7 +331,7 @@ describe('codec properties', () => {
   });
 
   it('never throws anything but a FleetkeyError on arbitrary bytes after a valid prefix', () => {
-    const prefixes = [[0x46, 0x4b], [0x46, 0x4b, 0x01], [0x46, 0x4b, 0x01, 0x01], [0x46, 0x4b, 0x01, 0x10], [0x46, 0x4b, 0x01, 0x20]];
+    const prefixes = [[0x46, 0x4b], [0x46, 0x4b, 0x01], [0x46, 0x4b, 0x01, 0x01], [0x46, 0x4b, 0x01, 0x10], [0x46, 0x4b, 0x01, 0x20], [0x46, 0x4b, 0x01, 0x30]];
     fc.assert(
       fc.property(fc.constantFrom(...prefixes), bytes(0, 600), (prefix, rest) => onlyFleetkeyErrors(Uint8Array.from([...prefix, ...rest]))),
       { numRuns: 2000 },

@@ -42,6 +42,14 @@ export const ECIES_P256_POINT_LENGTH = 65;
 export const MIN_RSA_ENCAPSULATED_KEY_LENGTH = 256;
 export const MAX_RSA_ENCAPSULATED_KEY_LENGTH = 512;
 
+/**
+ * KMS-wrapped CEK (0x30): the vendor's ciphertext of the CEK, opaque to the envelope. 2048 bytes
+ * holds every vendor blob we know (AWS ~184 bytes, GCP ~70, Vault transit text ~80, Azure
+ * RSA-OAEP-256 of a 4096-bit key 512) with room for vendor framing changes.
+ */
+export const MIN_KMS_ENCAPSULATED_KEY_LENGTH = 1;
+export const MAX_KMS_ENCAPSULATED_KEY_LENGTH = 2048;
+
 /** Ciphertext ‖ tag: at least the tag, at most 16 MiB unless the caller lowers it. */
 export const MIN_ENVELOPE_CIPHERTEXT = ENVELOPE_TAG_LENGTH;
 export const MAX_ENVELOPE_CIPHERTEXT = 16 * 1024 * 1024;

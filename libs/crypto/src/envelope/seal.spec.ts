@@ -153,6 +153,7 @@ describe('sealEnvelope / openEnvelope misuse', () => {
     ['a 33-byte key', { key: new Uint8Array(33) }, 'RangeError'],
     ['a string key', { key: 'k'.repeat(32) }, 'TypeError'],
     ['an asymmetric algorithm', { algorithm: 'ECIES_P256_HKDF_SHA256_AES_256_GCM' }, 'RangeError'],
+    ['the KMS algorithm', { algorithm: 'KMS_AES_256_GCM' }, 'RangeError'],
     ['an unknown algorithm', { algorithm: 'AES_128_GCM' }, 'RangeError'],
     ['a string plaintext', { plaintext: 'secret' }, 'TypeError'],
     ['a bad provider', { provider: 'AWS' }, 'RangeError'],
@@ -241,6 +242,30 @@ describe('content-key helpers (the path the asymmetric algorithms use)', () => {
     const cek = new Uint8Array(randomBytes(32));
     const ecies = sealWithContentKey(eciesFields(), cek, Uint8Array.of(1), CONTEXT);
     expect(thrownCode(() => openEnvelope(ecies, cek, CONTEXT))).toBe('ENVELOPE_UNSUPPORTED');
+    const kms = sealWithContentKey({ ...eciesFields(), algorithm: 'KMS_AES_256_GCM', encapsulatedKey: Uint8Array.of(1, 2, 3) }, cek, Uint8Array.of(1), CONTEXT);
+    expect(thrownCode(() => openEnvelope(kms, cek, CONTEXT))).toBe('ENVELOPE_UNSUPPORTED');
+  });
+
+  it('round-trips KMS-shaped envelopes (0x30, opaque 1..2048-byte encapsulated key) and authenticates the encapsulated key', () => {
+    const cek = new Uint8Array(randomBytes(32));
+    const kmsFields = (encapsulatedKey: Uint8Array): ContentHeaderFields => ({
+      algorithm: 'KMS_AES_256_GCM',
+      provider: 'aws',
+      keyId: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      keyVersion: 0,
+      encapsulatedKey,
+    });
+    for (const length of [1, 184, 2048]) {
+      const sealed = sealWithContentKey(kmsFields(new Uint8Array(randomBytes(length))), cek, Uint8Array.of(4, 2), CONTEXT);
+      expect(decodeEnvelope(sealed).algorithm).toBe('KMS_AES_256_GCM');
+      expect(hex(openWithContentKey(sealed, cek, CONTEXT))).toBe('0402');
+      const decoded = decodeEnvelope(sealed);
+      const encapsulatedKey = decoded.encapsulatedKey.slice();
+      encapsulatedKey[0]! ^= 0x80;
+      expect(thrownCode(() => openWithContentKey({ ...decoded, encapsulatedKey }, cek, CONTEXT))).toBe('DECRYPTION_FAILED');
+    }
+    expect(thrownCode(() => sealWithContentKey(kmsFields(new Uint8Array(0)), cek, Uint8Array.of(1)))).toBe('RangeError');
+    expect(thrownCode(() => sealWithContentKey(kmsFields(new Uint8Array(2049)), cek, Uint8Array.of(1)))).toBe('RangeError');
   });
 
   it('Precondition: the ciphertext holds at least a full tag', () => {

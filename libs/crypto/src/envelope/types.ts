@@ -22,7 +22,7 @@ export interface EnvelopeHeader {
   readonly keyId: string;
   /** uint32; 0 means "the provider tracks versions itself". */
   readonly keyVersion: number;
-  /** Empty for symmetric algorithms; the ephemeral point (ECIES) or the OAEP block (RSA). */
+  /** Empty for symmetric algorithms; the ephemeral point (ECIES), the OAEP block (RSA) or the KMS's ciphertext of the CEK (KMS). */
   readonly encapsulatedKey: Uint8Array;
   /** 12 bytes for every v1 algorithm. */
   readonly nonce: Uint8Array;

@@ -4,6 +4,8 @@ export { createCsr, verifyCsr, MAX_CSR_BYTES, DEFAULT_CSR_KEY_ALGORITHMS } from 
 export type { CreateCsrParams, EncodedCsr, VerifyCsrOptions, VerifiedCsr } from './csr.js';
 export { createCaCertificate, issueDeviceCertificate } from './issue.js';
 export type { CreateCaCertificateParams, IssueDeviceCertificateParams } from './issue.js';
+export { issueServerCertificate, MAX_DNS_NAME_LENGTH } from './server.js';
+export type { IssueServerCertificateParams } from './server.js';
 export type { IssuedCertificate } from './sign-certificate.js';
 export { validateDeviceCertificate, MAX_CA_CERTIFICATES } from './validate.js';
 export type { ValidateDeviceCertificateParams, ValidatedDevice } from './validate.js';
