@@ -27,11 +27,19 @@ export default tseslint.config(
           allow: [],
           banTransitiveDependencies: false,
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:cli', 'type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:kms-registry', 'type:cli', 'type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
             { sourceTag: 'type:kms-emulator', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks.filter((p) => p !== '@google-cloud/*') },
-            { sourceTag: 'type:kms-adapter', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core'] },
+            { sourceTag: 'type:kms-adapter', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core', 'type:kms-emulator'] },
+            // Each adapter is the only importer of its own vendor SDK.
+            { sourceTag: 'kms:local', bannedExternalImports: vendorSdks },
+            { sourceTag: 'kms:aws', bannedExternalImports: vendorSdks.filter((p) => p !== '@aws-sdk/*') },
+            { sourceTag: 'kms:azure', bannedExternalImports: vendorSdks.filter((p) => p !== '@azure/*') },
+            { sourceTag: 'kms:gcp', bannedExternalImports: vendorSdks.filter((p) => p !== '@google-cloud/*') },
+            { sourceTag: 'kms:vault', bannedExternalImports: vendorSdks.filter((p) => p !== 'node-vault') },
+            // The registry names every adapter but loads each lazily, so only the chosen SDK loads.
+            { sourceTag: 'type:kms-registry', onlyDependOnLibsWithTags: ['type:kms-core', 'type:kms-adapter', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:kms-core', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
-            { sourceTag: 'type:keystore', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
+            { sourceTag: 'type:keystore', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:crypto', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: [] },
