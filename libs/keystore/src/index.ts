@@ -1,7 +1,7 @@
 /**
  * @fleetkey/keystore — SecureKeyStore: keys in an encrypted SQLite file (SQLite3MultipleCiphers,
  * ChaCha20-Poly1305 pages) with each record's material sealed again as an envelope v1, a store
- * key recovered by a protector (`file`, `passphrase`; later `kms`, `pkcs11`), WAL for sharing
+ * key recovered by a protector (`file`, `passphrase`, `kms`; later `pkcs11`), WAL for sharing
  * between the agent and the CLI, and crash-safe commits. Format and guarantees: docs/keystore.md.
  *
  * Trust boundary: everything on disk (database, WAL, sidecar, key file) is untrusted until the
@@ -31,6 +31,12 @@ export {
   type PassphraseProtector,
   type PassphraseProtectorOptions,
 } from './protectors/passphrase.js';
+export {
+  KMS_PROTECTOR_KIND,
+  MAX_KMS_WRAPPED_STORE_KEY_BYTES,
+  kmsProtector,
+  type KmsProtectorOptions,
+} from './protectors/kms.js';
 export { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './protectors/scrypt.js';
 export { sidecarPath } from './sidecar.js';
 export { SCHEMA_VERSION } from './sqlite/migrations.js';
