@@ -4,13 +4,14 @@
  * body bound, and the digest signers and ciphertext format as units.
  */
 import { constants, createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEncryptionContext, openCiphertext, parseCiphertextBlob, sealCiphertext } from './ciphertext.js';
-import { signEcdsaDigest, verifyEcdsaDigest } from './ecdsa-digest.js';
-import { signRsaDigest, verifyRsaDigest } from './rsa-digest.js';
 import { MAX_AWS_REQUEST_BODY, startAwsKmsEmulator } from './server.js';
 import type { AwsKmsEmulator } from './server.js';
+import { signMessage, verifyMessage } from './signing.js';
+import type { EmulatedKey } from './store.js';
 
 let emulator: AwsKmsEmulator;
 
@@ -74,32 +75,38 @@ describe('AWS KMS emulator wire answers', () => {
   });
 });
 
-describe('digest signers', () => {
+describe('DIGEST signing through the shared digest signers', () => {
+  const keyWith = (pair: { privateKey: KeyObject; publicKey: KeyObject }): EmulatedKey => ({ arn: 'arn:aws:kms:test', pair }) as unknown as EmulatedKey;
+
   it.each([
-    ['P-256', 'prime256v1', 'sha256'],
-    ['P-384', 'secp384r1', 'sha384'],
-    ['P-521', 'secp521r1', 'sha512'],
-  ] as const)('ECDSA %s over a digest verifies with node:crypto over the message, and back', (curve, namedCurve, hash) => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve });
+    ['ECDSA_SHA_256', 'prime256v1', 'sha256'],
+    ['ECDSA_SHA_384', 'secp384r1', 'sha384'],
+    ['ECDSA_SHA_512', 'secp521r1', 'sha512'],
+  ] as const)('%s over a digest is DER that verifies with node:crypto over the message, and back', (algorithm, namedCurve, hash) => {
+    const pair = generateKeyPairSync('ec', { namedCurve });
+    const key = keyWith(pair);
     const message = randomBytes(100);
     const digest = createHash(hash).update(message).digest();
-    const signature = signEcdsaDigest(curve, privateKey, digest);
-    expect(verify(hash, message, publicKey, signature)).toBe(true);
-    expect(verifyEcdsaDigest(curve, publicKey, digest, sign(hash, message, privateKey))).toBe(true);
-    expect(verifyEcdsaDigest(curve, publicKey, createHash(hash).update('other').digest(), signature)).toBe(false);
-    expect(verifyEcdsaDigest(curve, publicKey, digest, Buffer.from('3000', 'hex'))).toBe(false);
+    const signature = signMessage(key, algorithm, 'DIGEST', digest);
+    expect(verify(hash, message, pair.publicKey, signature)).toBe(true);
+    expect(verifyMessage(key, algorithm, 'DIGEST', digest, sign(hash, message, pair.privateKey))).toBe(true);
+    expect(verifyMessage(key, algorithm, 'DIGEST', createHash(hash).update('other').digest(), signature)).toBe(false);
+    expect(verifyMessage(key, algorithm, 'DIGEST', digest, Buffer.from('3000', 'hex'))).toBe(false);
   });
 
   it.each([false, true])('RSA (pss=%s) over a digest verifies with node:crypto over the message, and back', (pss) => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = pair;
+    const key = keyWith(pair);
+    const algorithm = pss ? 'RSASSA_PSS_SHA_256' : 'RSASSA_PKCS1_V1_5_SHA_256';
     const message = randomBytes(100);
     const digest = createHash('sha256').update(message).digest();
     const verifyKey = pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : publicKey;
     const signKey = pss ? { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : privateKey;
-    expect(verify('sha256', message, verifyKey, signRsaDigest(privateKey, 'sha256', digest, pss))).toBe(true);
-    expect(verifyRsaDigest(publicKey, 'sha256', digest, sign('sha256', message, signKey), pss)).toBe(true);
-    expect(verifyRsaDigest(publicKey, 'sha256', digest, Buffer.alloc(256), pss)).toBe(false);
-    expect(verifyRsaDigest(publicKey, 'sha256', digest, Buffer.alloc(10), pss)).toBe(false);
+    expect(verify('sha256', message, verifyKey, signMessage(key, algorithm, 'DIGEST', digest))).toBe(true);
+    expect(verifyMessage(key, algorithm, 'DIGEST', digest, sign('sha256', message, signKey))).toBe(true);
+    expect(verifyMessage(key, algorithm, 'DIGEST', digest, Buffer.alloc(256))).toBe(false);
+    expect(verifyMessage(key, algorithm, 'DIGEST', digest, Buffer.alloc(10))).toBe(false);
   });
 });
 

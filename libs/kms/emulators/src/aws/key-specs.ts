@@ -7,8 +7,11 @@
  *
  * Trust boundary: none; constants.
  */
-import type { EcCurveName } from './ecdsa-digest.js';
-import type { RsaHash } from './rsa-digest.js';
+import type { DigestName, NistCurve } from '../digest-signing/index.js';
+
+type EcCurveName = NistCurve;
+/** The hashes AWS KMS signing algorithms use. */
+type RsaHash = Exclude<DigestName, 'sha224'>;
 
 export type AwsKeySpec =
   | 'SYMMETRIC_DEFAULT'

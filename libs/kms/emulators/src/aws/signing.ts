@@ -1,6 +1,7 @@
 /**
  * Sign and Verify for asymmetric emulated keys: RAW messages through node:crypto, DIGEST messages
- * through the digest signers (ecdsa-digest.ts, rsa-digest.ts), with AWS's rules: a DIGEST must be
+ * through the shared digest signers (../digest-signing; ECDSA as DER, RFC 3279 §2.2.3, as AWS
+ * returns it), with AWS's rules: a DIGEST must be
  * exactly as long as the algorithm's hash, a RAW message is at most 4096 bytes, Ed25519 signs RAW
  * only, and an algorithm the key cannot make is InvalidKeyUsageException.
  *
@@ -8,11 +9,11 @@
  */
 import { constants, createHash, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { signEcdsaDigest, verifyEcdsaDigest } from './ecdsa-digest.js';
+import { derToP1363, p1363ToDer } from '@fleetkey/crypto';
+import { DIGEST_LENGTH, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from '../digest-signing/index.js';
 import { fault } from './errors.js';
 import { KNOWN_UNIMPLEMENTED_SIGNING_ALGORITHMS, SIGNING_ALGORITHMS, isAwsSigningAlgorithm, signingAlgorithmsFor } from './key-specs.js';
 import type { AwsSigningAlgorithm } from './key-specs.js';
-import { DIGEST_LENGTH, signRsaDigest, verifyRsaDigest } from './rsa-digest.js';
 import type { EmulatedKey } from './store.js';
 
 /** AWS: Sign/Verify take at most 4096 bytes of message. */
@@ -68,11 +69,12 @@ export function signMessage(key: EmulatedKey, algorithm: AwsSigningAlgorithm, me
     case 'ed25519':
       return sign(null, digest, privateKey);
     case 'ecdsa':
-      return messageType === 'RAW' ? sign(info.hash, message, privateKey) : signEcdsaDigest(info.curve, privateKey, digest);
+      return messageType === 'RAW' ? sign(info.hash, message, privateKey) : Buffer.from(p1363ToDer(ecdsaSignDigest(info.curve, privateKey, digest, info.hash), info.curve));
     case 'rsa-pkcs1':
     case 'rsa-pss': {
       const pss = info.kind === 'rsa-pss';
-      if (messageType === 'DIGEST') return signRsaDigest(privateKey, info.hash, digest, pss);
+      // AWS KMS PSS: MGF1 with the same hash, salt as long as the digest (the module's default).
+      if (messageType === 'DIGEST') return pss ? rsaPssSignDigest(privateKey, info.hash, digest) : rsaPkcs1SignDigest(privateKey, info.hash, digest);
       return sign(info.hash, message, pss ? { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: DIGEST_LENGTH[info.hash] } : privateKey);
     }
   }
@@ -87,11 +89,12 @@ export function verifyMessage(key: EmulatedKey, algorithm: AwsSigningAlgorithm, 
       case 'ed25519':
         return verify(null, digest, publicKey, signature);
       case 'ecdsa':
-        return messageType === 'RAW' ? verify(info.hash, message, publicKey, signature) : verifyEcdsaDigest(info.curve, publicKey, digest, signature);
+        // derToP1363 throws SignatureInvalid on malformed DER, which the catch below answers as false.
+        return messageType === 'RAW' ? verify(info.hash, message, publicKey, signature) : ecdsaVerifyDigest(info.curve, publicKey, digest, derToP1363(signature, info.curve), info.hash);
       case 'rsa-pkcs1':
       case 'rsa-pss': {
         const pss = info.kind === 'rsa-pss';
-        if (messageType === 'DIGEST') return verifyRsaDigest(publicKey, info.hash, digest, signature, pss);
+        if (messageType === 'DIGEST') return pss ? rsaPssVerifyDigest(publicKey, info.hash, digest, signature) : rsaPkcs1VerifyDigest(publicKey, info.hash, digest, signature);
         return verify(info.hash, message, pss ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: DIGEST_LENGTH[info.hash] } : publicKey, signature);
       }
     }

@@ -12,7 +12,8 @@
 import { constants, generateKeyPair, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DIGEST_LENGTHS, SIGNATURE_ALGORITHMS, signDigest, verifyDigest } from './digest-sign.js';
+import { DIGEST_LENGTH, ecdsaSignDigest, ecdsaVerifyDigest, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from '../digest-signing/index.js';
+import type { EcCurve } from '../digest-signing/index.js';
 import { KeyVaultHttpError, badParameter, keyDisabled, keyNotFound, operationNotPermitted } from './errors.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -47,6 +48,50 @@ const ENCRYPTION_ALGORITHMS: Readonly<Record<string, { padding: number; oaepHash
   'RSA-OAEP': { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1', overhead: 2 * 20 + 2 },
   RSA1_5: { padding: constants.RSA_PKCS1_PADDING, overhead: 11 },
 };
+
+interface SignatureAlgorithmSpec {
+  readonly family: 'RSA' | 'EC';
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  readonly scheme: 'pkcs1' | 'pss' | 'ecdsa';
+  /** Key Vault curve name, ECDSA only. */
+  readonly curve?: EcCurve;
+}
+
+/**
+ * The JWA signature algorithms Key Vault's sign / verify accept (RFC 7518 §3): RS* RSASSA-PKCS1-v1_5,
+ * PS* RSASSA-PSS with MGF1 over the same hash and salt length = hash length, ES* ECDSA as raw r‖s
+ * (RFC 7518 §3.4). All run over the client's digest through ../digest-signing.
+ */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, SignatureAlgorithmSpec>> = Object.freeze({
+  RS256: { family: 'RSA', hash: 'sha256', scheme: 'pkcs1' },
+  RS384: { family: 'RSA', hash: 'sha384', scheme: 'pkcs1' },
+  RS512: { family: 'RSA', hash: 'sha512', scheme: 'pkcs1' },
+  PS256: { family: 'RSA', hash: 'sha256', scheme: 'pss' },
+  PS384: { family: 'RSA', hash: 'sha384', scheme: 'pss' },
+  PS512: { family: 'RSA', hash: 'sha512', scheme: 'pss' },
+  ES256: { family: 'EC', hash: 'sha256', scheme: 'ecdsa', curve: 'P-256' },
+  ES384: { family: 'EC', hash: 'sha384', scheme: 'ecdsa', curve: 'P-384' },
+  ES512: { family: 'EC', hash: 'sha512', scheme: 'ecdsa', curve: 'P-521' },
+  ES256K: { family: 'EC', hash: 'sha256', scheme: 'ecdsa', curve: 'P-256K' },
+});
+
+/** Signs `digest` (already checked to be the hash's length); ECDSA as raw r‖s. */
+function signDigest(alg: SignatureAlgorithmSpec, privateKey: KeyObject, digest: Uint8Array): Buffer {
+  if (alg.scheme === 'pkcs1') return rsaPkcs1SignDigest(privateKey, alg.hash, digest);
+  if (alg.scheme === 'pss') return rsaPssSignDigest(privateKey, alg.hash, digest);
+  return ecdsaSignDigest(alg.curve!, privateKey, digest, alg.hash);
+}
+
+/** True when `signature` is valid for `digest`; false for anything malformed (never throws). */
+function verifyDigest(alg: SignatureAlgorithmSpec, publicKey: KeyObject, digest: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    if (alg.scheme === 'pkcs1') return rsaPkcs1VerifyDigest(publicKey, alg.hash, digest, signature);
+    if (alg.scheme === 'pss') return rsaPssVerifyDigest(publicKey, alg.hash, digest, signature);
+    return ecdsaVerifyDigest(alg.curve!, publicKey, digest, signature, alg.hash);
+  } catch {
+    return false;
+  }
+}
 
 interface KeyVersion {
   readonly version: string;
@@ -341,7 +386,7 @@ export class KeyVaultKeyStore {
     if (!alg) throw badParameter("Property 'alg' has an invalid value.");
     if (!v.kty.startsWith(alg.family) || (alg.curve !== undefined && alg.curve !== v.crv)) throw badParameter('Key and algorithm are not compatible.');
     const digest = parseBytes(body, digestField);
-    if (digest.length !== DIGEST_LENGTHS[alg.hash]) throw badParameter('Invalid digest length for the signature algorithm.');
+    if (digest.length !== DIGEST_LENGTH[alg.hash]) throw badParameter('Invalid digest length for the signature algorithm.');
     return { alg, digest };
   }
 

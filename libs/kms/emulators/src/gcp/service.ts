@@ -12,12 +12,12 @@
 import { createHash, sign as nodeSign } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Metadata, ServerUnaryCall, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
-import { crc32c } from '@fleetkey/crypto';
+import { crc32c, p1363ToDer } from '@fleetkey/crypto';
+import { ecdsaSignDigest, rsaPkcs1SignDigest, rsaPssSignDigest } from '../digest-signing/index.js';
 import type { FaultInjector } from '../faults.js';
 import type { TokenAuthority } from './auth.js';
 import { MAX_AAD_BYTES, MAX_CIPHERTEXT_BYTES, MAX_PLAINTEXT_BYTES, openSymmetric, sealSymmetric, versionOf } from './ciphertext.js';
 import { keyRingOf, parseCryptoKeyName, parseKeyOrVersion, parseKeyRingName, parseLocation, parseVersionName, RESOURCE_ID } from './names.js';
-import { ecdsaSignDigest, rsaPkcs1SignDigest, rsaPssSignDigest } from './prehash-sign.js';
 import {
   GcpStatusError,
   checksumMismatch,
@@ -283,9 +283,16 @@ export function createService(ctx: ServiceContext): UntypedServiceImplementation
         const expectedLength = createHash(signing.digest!).digest().length;
         if (digest.length !== expectedLength) throw invalidArgument(`The digest must be ${expectedLength} bytes.`);
         verifiedDigest = verifyChecksum(digest, req.digest_crc32c, 'digest_crc32c', 'digest');
-        if (signing.scheme === 'ecdsa') signature = ecdsaSignDigest(v.privateKey!, signing.digest === 'sha256' ? 'P-256' : 'P-384', digest);
-        else if (signing.scheme === 'pkcs1') signature = rsaPkcs1SignDigest(v.privateKey!, signing.digest!, digest);
-        else signature = rsaPssSignDigest(v.privateKey!, signing.digest!, digest);
+        if (signing.scheme === 'ecdsa') {
+          // Cloud KMS returns DER (RFC 3279 §2.2.3); the shared signer gives raw r‖s.
+          const curve = signing.digest === 'sha256' ? 'P-256' : 'P-384';
+          signature = Buffer.from(p1363ToDer(ecdsaSignDigest(curve, v.privateKey!, digest, signing.digest!), curve));
+        } else if (signing.scheme === 'pkcs1') {
+          signature = rsaPkcs1SignDigest(v.privateKey!, signing.digest!, digest);
+        } else {
+          // RSA-PSS: MGF1 with the same hash, salt = digest length (the shared signer's default).
+          signature = rsaPssSignDigest(v.privateKey!, signing.digest!, digest);
+        }
       }
       return {
         signature,

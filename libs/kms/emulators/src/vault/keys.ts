@@ -8,7 +8,7 @@
  */
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { EcCurve } from './prehashed.js';
+import type { NistCurve as EcCurve } from '../digest-signing/index.js';
 
 export const TRANSIT_KEY_TYPES = [
   'aes256-gcm96',

@@ -9,10 +9,11 @@
  * answers Vault's single fixed message; plaintext never appears in an error.
  */
 import { constants, createCipheriv, createDecipheriv, createHash, publicEncrypt, privateDecrypt, randomBytes, sign, verify } from 'node:crypto';
+import { p1363ToDer } from '@fleetkey/crypto';
+import { CURVES, DIGEST_LENGTH, ecdsaSignDigest, ecdsaVerifyDigest, maxPssSaltLength, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from '../digest-signing/index.js';
+import type { DigestName } from '../digest-signing/index.js';
 import type { KeyVersion, TransitKey } from './keys.js';
 import { ecCurveOf, isRsa, isSymmetric, supportsEncryption } from './keys.js';
-import type { DigestName } from './prehashed.js';
-import { digestLength, ecdsaSignDigest, ecdsaVerifyDigest, maxPssSaltLength, rsaPkcs1SignDigest, rsaPkcs1VerifyDigest, rsaPssSignDigest, rsaPssVerifyDigest } from './prehashed.js';
 
 /** AES-GCM nonce and tag lengths Vault uses (aes256-gcm96: 96-bit nonce, 128-bit tag). */
 export const GCM_NONCE_LENGTH = 12;
@@ -138,22 +139,9 @@ export interface SignOptions {
 }
 
 function pssSalt(options: SignOptions): number | 'auto' {
-  if (options.saltLength === 'hash') return digestLength(options.hash);
+  if (options.saltLength === 'hash') return DIGEST_LENGTH[options.hash];
   if (options.saltLength === 'auto') return 'auto';
   return options.saltLength;
-}
-
-function der(r: Buffer, s: Buffer): Buffer {
-  // RFC 3279 §2.2.3 Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }
-  const integer = (value: Buffer): Buffer => {
-    let v = value;
-    while (v.length > 1 && v[0] === 0 && ((v[1] ?? 0) & 0x80) === 0) v = v.subarray(1);
-    if (((v[0] ?? 0) & 0x80) !== 0) v = Buffer.concat([Buffer.from([0]), v]);
-    return Buffer.concat([Buffer.from([0x02, v.length]), v]);
-  };
-  const content = Buffer.concat([integer(r), integer(s)]);
-  const length = content.length < 0x80 ? Buffer.from([content.length]) : Buffer.from([0x81, content.length]);
-  return Buffer.concat([Buffer.from([0x30]), length, content]);
 }
 
 function parseDer(signature: Buffer, size: number): { r: Buffer; s: Buffer } | undefined {
@@ -187,11 +175,12 @@ export function signInput(key: TransitKey, input: Buffer, keyVersion: number, op
   const digest = (): Buffer => (options.prehashed ? input : createHash(options.hash).update(input).digest());
   let raw: Buffer;
   if (curve) {
-    const { r, s } = ecdsaSignDigest(curve, version.privateKey!, digest());
-    raw = options.marshaling === 'jws' ? Buffer.concat([r, s]) : der(r, s);
+    // Go's ecdsa.Sign takes a digest of any length (truncated to bits(n)), so no hash is passed.
+    const rs = ecdsaSignDigest(curve, version.privateKey!, digest());
+    raw = options.marshaling === 'jws' ? rs : Buffer.from(p1363ToDer(rs, curve));
   } else if (isRsa(key.type)) {
     const hashed = digest();
-    if (hashed.length !== digestLength(options.hash)) return fail('crypto/rsa: input must be hashed message', true);
+    if (hashed.length !== DIGEST_LENGTH[options.hash]) return fail('crypto/rsa: input must be hashed message', true);
     if (options.signatureAlgorithm === 'pkcs1v15') {
       raw = rsaPkcs1SignDigest(version.privateKey!, options.hash, hashed);
     } else {
@@ -221,7 +210,7 @@ export function verifyInput(key: TransitKey, input: Buffer, signature: string, o
   const curve = ecCurveOf(key.type);
   const digest = (): Buffer => (options.prehashed ? input : createHash(options.hash).update(input).digest());
   if (curve) {
-    const size = curve === 'P-521' ? 66 : curve === 'P-384' ? 48 : 32;
+    const size = CURVES[curve].bytes;
     let rs: { r: Buffer; s: Buffer } | undefined;
     if (options.marshaling === 'jws') {
       rs = raw.length === 2 * size ? { r: raw.subarray(0, size), s: raw.subarray(size) } : undefined;
@@ -230,7 +219,7 @@ export function verifyInput(key: TransitKey, input: Buffer, signature: string, o
       rs = parseDer(raw, size);
       if (!rs) return fail('supplied signature is invalid');
     }
-    return ok(ecdsaVerifyDigest(curve, version.privateKey!, digest(), rs.r, rs.s));
+    return ok(ecdsaVerifyDigest(curve, version.publicKey!, digest(), Buffer.concat([rs.r, rs.s])));
   }
   if (isRsa(key.type)) {
     const hashed = digest();

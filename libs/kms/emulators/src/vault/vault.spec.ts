@@ -6,7 +6,7 @@
 import { constants, createECDH, createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CURVES } from './prehashed.js';
+import { CURVES } from '../digest-signing/index.js';
 import type { VaultEmulator } from './server.js';
 import { MAX_REQUEST_BYTES, startVaultEmulator } from './server.js';
 
