@@ -11,5 +11,6 @@ export * from './errors.js';
 export * from './envelope.js';
 export * from './decorators/index.js';
 export * from './batch.js';
+export * from './rewrap.js';
 export * from './signer.js';
 export * from './config.js';
