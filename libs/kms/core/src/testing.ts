@@ -1,9 +1,10 @@
 /**
- * `@fleetkey/kms-core/testing`: the KmsProvider conformance suite and the in-memory provider that
- * kms-core's own tests use. Test support only: it imports vitest, so nothing in production may
- * import this entry point.
+ * `@fleetkey/kms-core/testing`: the KmsProvider conformance suite, the in-memory provider that
+ * kms-core's own tests use, and the shared adapter benchmark (`runProviderBenchmarks`) that every
+ * adapter's `bench/*.bench.ts` calls. Test and benchmark support only: it imports vitest and
+ * @fleetkey/bench, so nothing in production may import this entry point.
  *
- * Trust boundary: none; test code.
+ * Trust boundary: none; test code and benchmark tooling.
  */
 export {
   runKmsProviderConformance,
@@ -19,3 +20,11 @@ export {
   type MemoryKms,
   type MemoryKmsOptions,
 } from './testing/memory-provider.js';
+export {
+  runProviderBenchmarks,
+  type AbFigures,
+  type ProviderBenchFixture,
+  type ProviderBenchmarkOptions,
+  type ProviderBenchmarkResult,
+  type ProviderBenchSignSpec,
+} from './testing/provider-bench.js';
