@@ -9,32 +9,20 @@
  */
 import {
   AccessDenied,
-  InvalidCiphertext,
-  InvalidKeyUsage,
   InvalidKmsConfig,
-  KeyDisabled,
   KeyNotFound,
-  KmsTimeout,
   ProviderUnavailable,
   Throttled,
-  UnsupportedKeySpec,
   isKmsError,
+  kmsErrorFactories,
 } from '@fleetkey/kms-core';
-import type { KmsError, KmsErrorDetails, KmsOperation } from '@fleetkey/kms-core';
+import type { KmsError, KmsErrorDetails, KmsErrorFactory, KmsOperation } from '@fleetkey/kms-core';
 
 export const AWS_PROVIDER_NAME = 'aws';
 
-type Factory = (details: KmsErrorDetails) => KmsError;
+type Factory = KmsErrorFactory;
+const { notFound, denied, throttled, badCiphertext, disabled, unavailable, timeout, usage, unsupported } = kmsErrorFactories;
 
-const notFound: Factory = (d) => new KeyNotFound(d);
-const denied: Factory = (d) => new AccessDenied(d);
-const throttled: Factory = (d) => new Throttled(d);
-const badCiphertext: Factory = (d) => new InvalidCiphertext(d);
-const disabled: Factory = (d) => new KeyDisabled(d);
-const unavailable: Factory = (d) => new ProviderUnavailable(d);
-const timeout: Factory = (d) => new KmsTimeout(d);
-const usage: Factory = (d) => new InvalidKeyUsage(d);
-const unsupported: Factory = (d) => new UnsupportedKeySpec(d);
 const refused: Factory = (d) =>
   new InvalidKmsConfig([`AWS KMS refused the ${d.operation} request as invalid (${d.detail ?? 'no vendor code'}); check the key id, key spec, tags and alias names`], d);
 

@@ -17,28 +17,18 @@
 import {
   AccessDenied,
   InvalidCiphertext,
-  InvalidKeyUsage,
-  KeyDisabled,
-  KeyNotFound,
   KmsTimeout,
   ProviderUnavailable,
-  Throttled,
-  UnsupportedKeySpec,
   isKmsError,
+  kmsErrorFactories,
 } from '@fleetkey/kms-core';
-import type { KmsError, KmsErrorDetails, KmsOperation } from '@fleetkey/kms-core';
+import type { KmsErrorFactory, KmsOperation } from '@fleetkey/kms-core';
 
 export const AZURE_PROVIDER_NAME = 'azure';
 
-type Factory = (details: KmsErrorDetails) => KmsError;
+type Factory = KmsErrorFactory;
+const { notFound, denied, throttled, disabled, unavailable, usage, unsupported } = kmsErrorFactories;
 
-const notFound: Factory = (d) => new KeyNotFound(d);
-const denied: Factory = (d) => new AccessDenied(d);
-const throttled: Factory = (d) => new Throttled(d);
-const disabled: Factory = (d) => new KeyDisabled(d);
-const unavailable: Factory = (d) => new ProviderUnavailable(d);
-const usage: Factory = (d) => new InvalidKeyUsage(d);
-const unsupported: Factory = (d) => new UnsupportedKeySpec(d);
 /** 400 BadParameter: on unwrap the ciphertext was refused; on create / rotate the key shape; else the usage. */
 const badParameter: Factory = (d) =>
   d.operation === 'unwrap' ? new InvalidCiphertext(d) : d.operation === 'createKey' || d.operation === 'rotateKey' ? unsupported(d) : usage(d);

@@ -182,6 +182,25 @@ export class InvalidKmsConfig extends KmsError {
   }
 }
 
+/** Builds the KmsError an adapter's vendor-error table names (one entry per error class). */
+export type KmsErrorFactory = (details: KmsErrorDetails) => KmsError;
+
+/**
+ * One factory per error class, so every adapter's vendor-error table refers to these instead of
+ * declaring its own `(d) => new KeyNotFound(d)` lines.
+ */
+export const kmsErrorFactories = Object.freeze({
+  notFound: ((d) => new KeyNotFound(d)) as KmsErrorFactory,
+  denied: ((d) => new AccessDenied(d)) as KmsErrorFactory,
+  throttled: ((d) => new Throttled(d)) as KmsErrorFactory,
+  badCiphertext: ((d) => new InvalidCiphertext(d)) as KmsErrorFactory,
+  disabled: ((d) => new KeyDisabled(d)) as KmsErrorFactory,
+  unavailable: ((d) => new ProviderUnavailable(d)) as KmsErrorFactory,
+  timeout: ((d) => new KmsTimeout(d)) as KmsErrorFactory,
+  usage: ((d) => new InvalidKeyUsage(d)) as KmsErrorFactory,
+  unsupported: ((d) => new UnsupportedKeySpec(d)) as KmsErrorFactory,
+});
+
 /** Every KMS error code (for tables and tests). */
 export const KMS_ERROR_CODES = Object.freeze([
   'KMS_KEY_NOT_FOUND',
