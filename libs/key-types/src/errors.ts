@@ -49,7 +49,11 @@ export type FleetkeyErrorCode =
   | 'TIMEOUT'
   | 'CIRCUIT_OPEN'
   | 'INVALID_CONFIG'
-  | 'INVALID_KEY_USAGE';
+  | 'INVALID_KEY_USAGE'
+  // controller state store (apps/fleet-controller/src/store)
+  | 'SCHEMA_VERSION_UNSUPPORTED'
+  | 'RECORD_EXISTS'
+  | 'RECORD_NOT_FOUND';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;

@@ -58,6 +58,9 @@ export const STATUS_BY_ERROR_CODE = Object.freeze({
   CIRCUIT_OPEN: Status.UNAVAILABLE,
   INVALID_CONFIG: Status.FAILED_PRECONDITION,
   INVALID_KEY_USAGE: Status.FAILED_PRECONDITION,
+  SCHEMA_VERSION_UNSUPPORTED: Status.FAILED_PRECONDITION,
+  RECORD_EXISTS: Status.ALREADY_EXISTS,
+  RECORD_NOT_FOUND: Status.NOT_FOUND,
 } as const satisfies Record<FleetkeyErrorCode, Status>);
 
 /** A status as grpc-js sends it from a handler. */

@@ -1,0 +1,251 @@
+/**
+ * The repository PORT of the controller's state: interfaces and record types only. The SQLite
+ * implementation lives in ./sqlite/; a PostgreSQL one (issue 9) implements the same interface and
+ * passes the same conformance suite (./testing.ts), so callers never change.
+ *
+ * Every method is async even though SQLite is synchronous, because a network database is not.
+ * `transaction(fn)` hands `fn` a transactional view: everything done through it commits or rolls
+ * back together (fn's rejection rolls back). Inside `fn`, use only the view.
+ *
+ * Trust boundary: the store holds only hashes of bearer tokens and KMS-wrapped key material; it
+ * never sees a token or a plaintext key. Tenancy: every read of devices, enrollment tokens and
+ * epochs names its fleet; listing across fleets needs the explicit `ALL_FLEETS` selector, which
+ * only an all-fleets admin caller may pass (the operator API checks that, not the store).
+ *
+ * Audit seam: the hash-chained audit log (later in issue 5) adds an `audit: AuditRepository`
+ * member to `RepositoryTx`, so a state change and its audit record commit in one transaction.
+ */
+import type { KeyState } from '@fleetkey/key-types';
+
+/** Milliseconds since the Unix epoch (UTC). The caller's injected clock provides every timestamp. */
+export type Millis = number;
+
+/** Selects one fleet, or — explicitly — every fleet (all-fleets admin scope only). */
+export type FleetSelector = { readonly fleetId: string } | typeof ALL_FLEETS;
+export const ALL_FLEETS = Object.freeze({ allFleets: true as const });
+
+export interface Fleet {
+  /** Identifier (IDENTIFIER_PATTERN): appears in topics, certificates and key ids. */
+  readonly id: string;
+  /** Human-readable name. */
+  readonly name: string;
+  readonly createdAt: Millis;
+}
+
+export interface Group {
+  readonly fleetId: string;
+  /** Identifier, unique within its fleet. */
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: Millis;
+}
+
+export const OPERATOR_ROLES = ['admin', 'operator', 'factory', 'auditor'] as const;
+export type OperatorRole = (typeof OPERATOR_ROLES)[number];
+
+/** The fleets an operator may act on. */
+export type OperatorFleetScope = { readonly kind: 'all' } | { readonly kind: 'fleets'; readonly fleetIds: readonly string[] };
+
+export interface Operator {
+  readonly id: string;
+  readonly name: string;
+  readonly role: OperatorRole;
+  readonly fleetScope: OperatorFleetScope;
+  /** SHA-256 of the bearer token (./tokens.ts); the token itself is never stored. */
+  readonly tokenHash: Uint8Array;
+  readonly createdAt: Millis;
+  readonly revokedAt: Millis | null;
+}
+
+export interface EnrollmentToken {
+  readonly id: string;
+  readonly fleetId: string;
+  readonly groupId: string | null;
+  /** Optional pattern the device serial must match (interpreted by provisioning, stored verbatim). */
+  readonly serialPattern: string | null;
+  readonly tokenHash: Uint8Array;
+  readonly createdAt: Millis;
+  readonly expiresAt: Millis;
+  readonly usedAt: Millis | null;
+  readonly usedByDeviceId: string | null;
+  readonly revokedAt: Millis | null;
+}
+
+/** Why a burn did not succeed. `unknown` also covers a hash from another deployment. */
+export type BurnFailureReason = 'unknown' | 'used' | 'expired' | 'revoked';
+export type BurnResult = { readonly ok: true; readonly token: EnrollmentToken } | { readonly ok: false; readonly reason: BurnFailureReason };
+
+export const DEVICE_STATUSES = ['active', 'revoked'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+export interface Device {
+  readonly fleetId: string;
+  readonly deviceId: string;
+  readonly groupId: string | null;
+  /** Hardware serial reported at provisioning. */
+  readonly serial: string;
+  readonly certificateDer: Uint8Array;
+  /** Certificate serial number, lower-case hex. */
+  readonly certificateSerial: string;
+  readonly keyAlgorithm: string;
+  readonly status: DeviceStatus;
+  readonly enrolledAt: Millis;
+  readonly revokedAt: Millis | null;
+}
+
+export interface CommunicationEpoch {
+  readonly fleetId: string;
+  /** null: the fleet-wide epoch series; otherwise a group's own series. */
+  readonly groupId: string | null;
+  readonly version: number;
+  readonly state: KeyState;
+  /** The epoch key as an envelope wrapped by the KEK (libs/kms envelope format). */
+  readonly wrappedKey: Uint8Array;
+  readonly notBefore: Millis;
+  readonly notAfter: Millis;
+  readonly createdAt: Millis;
+}
+
+export interface NewFleet {
+  readonly id: string;
+  readonly name: string;
+}
+export interface NewGroup {
+  readonly fleetId: string;
+  readonly id: string;
+  readonly name: string;
+}
+export interface NewOperator {
+  readonly name: string;
+  readonly role: OperatorRole;
+  readonly fleetScope: OperatorFleetScope;
+  readonly tokenHash: Uint8Array;
+}
+export interface NewEnrollmentToken {
+  readonly fleetId: string;
+  readonly groupId?: string | null;
+  readonly serialPattern?: string | null;
+  readonly tokenHash: Uint8Array;
+  readonly expiresAt: Millis;
+}
+export interface NewDevice {
+  readonly fleetId: string;
+  readonly deviceId: string;
+  readonly groupId?: string | null;
+  readonly serial: string;
+  readonly certificateDer: Uint8Array;
+  readonly certificateSerial: string;
+  readonly keyAlgorithm: string;
+}
+export interface NewEpoch {
+  readonly fleetId: string;
+  readonly groupId?: string | null;
+  readonly version: number;
+  readonly state: KeyState;
+  readonly wrappedKey: Uint8Array;
+  readonly notBefore: Millis;
+  readonly notAfter: Millis;
+}
+
+export interface DeviceFilter {
+  readonly groupId?: string;
+  readonly status?: DeviceStatus;
+}
+export interface EnrollmentTokenFilter {
+  readonly groupId?: string;
+  /** Only tokens neither used, revoked nor expired at this instant. */
+  readonly usableAt?: Millis;
+}
+export interface EpochFilter {
+  /** undefined: every series of the fleet; null: the fleet-wide series; a string: that group's. */
+  readonly groupId?: string | null;
+  readonly states?: readonly KeyState[];
+}
+
+/**
+ * Everything the controller reads and writes, as one transactional view. Timestamps of changes
+ * come from the implementation's injected clock. Unless stated otherwise a method throws:
+ * - TypeError / RangeError for malformed arguments (a bad identifier throws InvalidIdentifier);
+ * - RecordExists when a natural key is taken; RecordNotFound when a named record is missing.
+ */
+export interface RepositoryTx {
+  // fleets and groups
+  createFleet(input: NewFleet): Promise<Fleet>;
+  getFleet(fleetId: string): Promise<Fleet | undefined>;
+  listFleets(): Promise<Fleet[]>;
+  /** @throws RecordNotFound when the fleet does not exist. */
+  createGroup(input: NewGroup): Promise<Group>;
+  getGroup(fleetId: string, groupId: string): Promise<Group | undefined>;
+  listGroups(fleetId: string): Promise<Group[]>;
+
+  // operators
+  /** @throws RecordNotFound when a scoped fleet does not exist; RecordExists when the token hash is taken. */
+  createOperator(input: NewOperator): Promise<Operator>;
+  getOperator(id: string): Promise<Operator | undefined>;
+  /** Looks an operator up by token hash (compared in constant time); revoked operators are returned with `revokedAt`. */
+  findOperatorByTokenHash(tokenHash: Uint8Array): Promise<Operator | undefined>;
+  listOperators(): Promise<Operator[]>;
+  /** Idempotent: revoking a revoked operator keeps the first `revokedAt`. @throws RecordNotFound */
+  revokeOperator(id: string): Promise<Operator>;
+
+  // enrollment tokens
+  /** @throws RecordNotFound for an unknown fleet or group. */
+  createEnrollmentToken(input: NewEnrollmentToken): Promise<EnrollmentToken>;
+  getEnrollmentToken(fleetId: string, id: string): Promise<EnrollmentToken | undefined>;
+  listEnrollmentTokens(fleets: FleetSelector, filter?: EnrollmentTokenFilter): Promise<EnrollmentToken[]>;
+  /** Idempotent. @throws RecordNotFound when no such token in that fleet. */
+  revokeEnrollmentToken(fleetId: string, id: string): Promise<EnrollmentToken>;
+  /**
+   * Burns a token atomically: of any number of concurrent burns of one token (across processes
+   * and replicas) exactly one gets `ok: true`. The hash itself names the fleet, so no fleet
+   * argument: the caller then checks the token's scope against its request.
+   * Call it on the repository itself, not inside the enrollment's transaction: a token is burnt
+   * even when the enrollment then fails, and a rolled-back transaction would un-burn it.
+   */
+  burnEnrollmentToken(tokenHash: Uint8Array, now: Millis): Promise<BurnResult>;
+  /** Records which device a burnt token enrolled. @throws RecordNotFound */
+  setEnrollmentTokenDevice(fleetId: string, tokenId: string, deviceId: string): Promise<void>;
+
+  // devices
+  /** @throws RecordExists when the device id is taken in the fleet; RecordNotFound for an unknown fleet or group. */
+  createDevice(input: NewDevice): Promise<Device>;
+  getDevice(fleetId: string, deviceId: string): Promise<Device | undefined>;
+  listDevices(fleets: FleetSelector, filter?: DeviceFilter): Promise<Device[]>;
+  /** Idempotent: keeps the first `revokedAt`. @throws RecordNotFound */
+  revokeDevice(fleetId: string, deviceId: string): Promise<Device>;
+  /** Certificate renewal. @throws RecordNotFound; IllegalStateTransition when the device is revoked. */
+  updateDeviceCertificate(fleetId: string, deviceId: string, certificateDer: Uint8Array, certificateSerial: string): Promise<Device>;
+
+  // communication epochs
+  /** @throws RecordExists when the version exists in that series; RecordNotFound for an unknown fleet or group. */
+  createEpoch(input: NewEpoch): Promise<CommunicationEpoch>;
+  getEpoch(fleetId: string, groupId: string | null, version: number): Promise<CommunicationEpoch | undefined>;
+  /** Ordered by group (fleet-wide first), then version ascending. */
+  listEpochs(fleetId: string, filter?: EpochFilter): Promise<CommunicationEpoch[]>;
+  /** Highest version in a series, 0 when none. */
+  latestEpochVersion(fleetId: string, groupId: string | null): Promise<number>;
+  /** @throws RecordNotFound; IllegalStateTransition when the key-state lifecycle forbids it. */
+  setEpochState(fleetId: string, groupId: string | null, version: number, state: KeyState): Promise<CommunicationEpoch>;
+
+  // command sequence
+  /** Next command sequence number of a fleet: 1, 2, 3… never reused, even across replicas. @throws RecordNotFound */
+  nextSequence(fleetId: string): Promise<number>;
+
+  // settings / meta
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+}
+
+export interface Repository extends RepositoryTx {
+  /**
+   * Runs `fn` in one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE or row
+   * locks). Resolves with fn's value after COMMIT; rolls back and rejects with fn's error.
+   * Other calls on this repository wait until the transaction ends.
+   */
+  transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /** Closes the underlying connection(s). Further calls reject. */
+  close(): Promise<void>;
+}
+
+/** The clock an implementation reads for the timestamps it sets (createdAt, revokedAt, …). */
+export type Clock = () => Millis;

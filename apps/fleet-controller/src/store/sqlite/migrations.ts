@@ -1,0 +1,148 @@
+/**
+ * Versioned schema migrations of the SQLite state store. The schema version is `PRAGMA
+ * user_version`; migration N takes the schema from N-1 to N inside one transaction that also sets
+ * user_version, so a crash leaves the database at N-1 or N, never between.
+ *
+ * Trust boundary: the database file. A file written by a newer controller is refused rather than
+ * half-understood. Migrations are append-only: a released migration is never edited.
+ */
+import type Database from 'better-sqlite3-multiple-ciphers';
+import { SchemaVersionUnsupported } from '../errors.js';
+
+export interface Migration {
+  /** 1, 2, 3… in order, no gaps. */
+  readonly version: number;
+  readonly description: string;
+  readonly up: (db: Database.Database) => void;
+}
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    description: 'tenants, operators and settings',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE settings (
+          key   TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE fleets (
+          id         TEXT PRIMARY KEY,
+          name       TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE groups (
+          fleet_id   TEXT NOT NULL REFERENCES fleets(id),
+          id         TEXT NOT NULL,
+          name       TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (fleet_id, id)
+        ) STRICT;
+        CREATE TABLE operators (
+          id         TEXT PRIMARY KEY,
+          name       TEXT NOT NULL,
+          role       TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'factory', 'auditor')),
+          all_fleets INTEGER NOT NULL CHECK (all_fleets IN (0, 1)),
+          token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+          created_at INTEGER NOT NULL,
+          revoked_at INTEGER
+        ) STRICT;
+        CREATE TABLE operator_fleets (
+          operator_id TEXT NOT NULL REFERENCES operators(id),
+          fleet_id    TEXT NOT NULL REFERENCES fleets(id),
+          PRIMARY KEY (operator_id, fleet_id)
+        ) STRICT;
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'enrollment tokens, devices, communication epochs, command sequences',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE enrollment_tokens (
+          id                TEXT PRIMARY KEY,
+          fleet_id          TEXT NOT NULL REFERENCES fleets(id),
+          group_id          TEXT,
+          serial_pattern    TEXT,
+          token_hash        BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+          created_at        INTEGER NOT NULL,
+          expires_at        INTEGER NOT NULL,
+          used_at           INTEGER,
+          used_by_device_id TEXT,
+          revoked_at        INTEGER,
+          FOREIGN KEY (fleet_id, group_id) REFERENCES groups(fleet_id, id)
+        ) STRICT;
+        CREATE INDEX enrollment_tokens_by_fleet ON enrollment_tokens(fleet_id, created_at);
+        CREATE TABLE devices (
+          fleet_id           TEXT NOT NULL REFERENCES fleets(id),
+          device_id          TEXT NOT NULL,
+          group_id           TEXT,
+          serial             TEXT NOT NULL,
+          certificate_der    BLOB NOT NULL,
+          certificate_serial TEXT NOT NULL,
+          key_algorithm      TEXT NOT NULL,
+          status             TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+          enrolled_at        INTEGER NOT NULL,
+          revoked_at         INTEGER,
+          PRIMARY KEY (fleet_id, device_id),
+          FOREIGN KEY (fleet_id, group_id) REFERENCES groups(fleet_id, id)
+        ) STRICT;
+        CREATE TABLE epochs (
+          fleet_id    TEXT NOT NULL REFERENCES fleets(id),
+          group_id    TEXT,
+          version     INTEGER NOT NULL CHECK (version >= 1),
+          state       TEXT NOT NULL,
+          wrapped_key BLOB NOT NULL,
+          not_before  INTEGER NOT NULL,
+          not_after   INTEGER NOT NULL,
+          created_at  INTEGER NOT NULL,
+          FOREIGN KEY (fleet_id, group_id) REFERENCES groups(fleet_id, id)
+        ) STRICT;
+        -- NULL group ids are distinct in a UNIQUE constraint, so the fleet-wide series is keyed as ''.
+        CREATE UNIQUE INDEX epochs_by_series ON epochs(fleet_id, coalesce(group_id, ''), version);
+        CREATE TABLE command_sequences (
+          fleet_id TEXT PRIMARY KEY REFERENCES fleets(id),
+          last     INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
+]);
+
+/** The schema version this build writes. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` to the newest version in `migrations`, one transaction per migration.
+ * Returns the versions applied.
+ * @throws SchemaVersionUnsupported when the database is newer than `migrations` knows;
+ *   TypeError when `migrations` is not numbered 1..N; whatever a migration throws (that
+ *   migration is rolled back, earlier ones stay).
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  migrations.forEach((m, index) => {
+    if (m.version !== index + 1) throw new TypeError(`"migrations" expected version ${index + 1} at index ${index}, got ${m.version}`);
+  });
+  const latest = migrations.length;
+  const current = schemaVersion(db);
+  // Precondition: a database from a newer controller is refused and left unchanged (never guessed at).
+  if (current > latest) throw new SchemaVersionUnsupported(current, latest);
+  const applied: number[] = [];
+  for (const m of migrations.slice(current)) {
+    const apply = db.transaction((): boolean => {
+      // Re-read under the write lock: another process may have applied it while we waited.
+      if (schemaVersion(db) >= m.version) return false;
+      m.up(db);
+      // PRAGMA takes no bound parameters; the version is an integer from our own table.
+      db.pragma(`user_version = ${m.version}`);
+      return true;
+    });
+    if (apply.immediate()) applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,137 @@
+/**
+ * The SQLite implementation of the repository port: one better-sqlite3 connection per
+ * repository, WAL journal, foreign keys on, synchronous=FULL (a committed burn or revocation
+ * survives power loss), a busy timeout so several processes can share the file.
+ *
+ * Trust boundary: the database file in the controller's data dir, opened without an encryption
+ * key on purpose (see ./connection.ts: the controller holds only KMS-wrapped material).
+ *
+ * Concurrency: calls are queued through one gate. `transaction(fn)` holds the gate from BEGIN
+ * IMMEDIATE to COMMIT/ROLLBACK, so nothing else on this repository interleaves with it while fn
+ * awaits; other processes wait on SQLite's write lock (busy_timeout).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Clock, Repository, RepositoryTx } from '../repository.js';
+import { openConnection } from './connection.js';
+import { migrate, MIGRATIONS, type Migration } from './migrations.js';
+import { SqliteTxView } from './sqlite-tx.js';
+
+export { DEFAULT_BUSY_TIMEOUT_MS } from './connection.js';
+
+export interface SqliteRepositoryOptions {
+  /** Database file path (created when missing). */
+  readonly path: string;
+  /** Source of every timestamp the store sets. */
+  readonly clock: Clock;
+  /** Id generator for operators and enrollment tokens (default: crypto.randomUUID). */
+  readonly newId?: () => string;
+  readonly busyTimeoutMs?: number;
+  /** For tests of the migration machinery only. */
+  readonly migrations?: readonly Migration[];
+}
+
+// Every RepositoryTx method, listed so the compiler proves the wrapper covers the whole port.
+const TX_METHODS: Readonly<Record<keyof RepositoryTx, true>> = Object.freeze({
+  createFleet: true,
+  getFleet: true,
+  listFleets: true,
+  createGroup: true,
+  getGroup: true,
+  listGroups: true,
+  createOperator: true,
+  getOperator: true,
+  findOperatorByTokenHash: true,
+  listOperators: true,
+  revokeOperator: true,
+  createEnrollmentToken: true,
+  getEnrollmentToken: true,
+  listEnrollmentTokens: true,
+  revokeEnrollmentToken: true,
+  burnEnrollmentToken: true,
+  setEnrollmentTokenDevice: true,
+  createDevice: true,
+  getDevice: true,
+  listDevices: true,
+  revokeDevice: true,
+  updateDeviceCertificate: true,
+  createEpoch: true,
+  getEpoch: true,
+  listEpochs: true,
+  latestEpochVersion: true,
+  setEpochState: true,
+  nextSequence: true,
+  getSetting: true,
+  setSetting: true,
+});
+
+type Invoke = (call: () => Promise<unknown>) => Promise<unknown>;
+
+function wrapView(view: SqliteTxView, invoke: Invoke): RepositoryTx {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(TX_METHODS) as (keyof RepositoryTx)[]) {
+    const method = view[name] as (...args: unknown[]) => Promise<unknown>;
+    out[name] = (...args: unknown[]) => invoke(() => method.apply(view, args));
+  }
+  return out as unknown as RepositoryTx;
+}
+
+/** A FIFO of async calls: one at a time per repository. */
+class Gate {
+  private tail: Promise<unknown> = Promise.resolve();
+  readonly inside = new AsyncLocalStorage<Gate>();
+
+  run<T>(call: () => Promise<T>): Promise<T> {
+    // Waiting on the gate from inside its own transaction would deadlock: refuse at once.
+    if (this.inside.getStore() === this) {
+      return Promise.reject(new TypeError('repository used inside its own transaction: use the transactional view passed to fn'));
+    }
+    const result = this.tail.then(call);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * Opens (creating and migrating as needed) the SQLite state store at `options.path`.
+ * @throws SchemaVersionUnsupported when the file was written by a newer controller; SqliteError
+ *   when the file is not a database or cannot be opened.
+ */
+export async function openSqliteRepository(options: SqliteRepositoryOptions): Promise<Repository> {
+  const db = openConnection(options.path, options.busyTimeoutMs);
+  try {
+    migrate(db, options.migrations ?? MIGRATIONS);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const view = new SqliteTxView(db, options.clock, options.newId);
+  const gate = new Gate();
+  const direct = wrapView(view, (call) => gate.run(call));
+
+  const transaction = <T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> =>
+    gate.run(async () => {
+      let open = true;
+      const tx = wrapView(view, (call) => {
+        if (!open) return Promise.reject(new TypeError('transaction has ended: its view can no longer be used'));
+        return call();
+      });
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await gate.inside.run(gate, () => fn(tx));
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      } finally {
+        open = false;
+      }
+    });
+
+  const close = (): Promise<void> =>
+    gate.run(async () => {
+      if (db.open) db.close();
+    });
+
+  return Object.freeze({ ...direct, transaction, close }) as Repository;
+}

@@ -1,0 +1,402 @@
+/**
+ * The repository conformance suite: every Repository implementation (SQLite here, PostgreSQL in
+ * issue 9) runs `runRepositoryConformance(factory)` in its spec and must pass unchanged.
+ *
+ * Test support only: imports vitest, never imported by production code.
+ */
+import { randomBytes } from 'node:crypto';
+import { isFleetkeyError, type FleetkeyErrorCode } from '@fleetkey/key-types';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ALL_FLEETS, type Millis, type Repository } from './repository.js';
+import { generateToken, hashToken } from './tokens.js';
+
+/** A settable clock for implementations under test. */
+export interface ManualClock {
+  (): Millis;
+  set(value: Millis): void;
+  advance(by: Millis): void;
+}
+
+export function manualClock(start: Millis = Date.UTC(2026, 0, 1)): ManualClock {
+  let current = start;
+  const clock = (() => current) as ManualClock;
+  clock.set = (value) => {
+    current = value;
+  };
+  clock.advance = (by) => {
+    current += by;
+  };
+  return clock;
+}
+
+export interface RepositoryUnderTest {
+  readonly repository: Repository;
+  /** The clock the repository was built with. */
+  readonly clock: ManualClock;
+  /** Closes the repository and removes whatever it created. */
+  readonly cleanup: () => Promise<void>;
+}
+
+/** Makes a fresh, empty, migrated repository; called once per test. */
+export type RepositoryFactory = () => Promise<RepositoryUnderTest>;
+
+/** Resolves to the error's fleetkey code (or its constructor name for TypeError/RangeError). */
+export async function rejectionCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isFleetkeyError(error)) return error.code;
+    return error instanceof Error ? error.name : typeof error;
+  }
+  return 'resolved';
+}
+
+const HOUR = 3_600_000;
+const der = (n = 300): Uint8Array => new Uint8Array(randomBytes(n));
+
+export function runRepositoryConformance(name: string, factory: RepositoryFactory): void {
+  describe(`Repository conformance: ${name}`, () => {
+    let under: RepositoryUnderTest;
+    let repo: Repository;
+    let clock: ManualClock;
+
+    beforeEach(async () => {
+      under = await factory();
+      repo = under.repository;
+      clock = under.clock;
+    });
+    afterEach(async () => {
+      await under.cleanup();
+    });
+
+    const expectCode = async (promise: Promise<unknown>, code: FleetkeyErrorCode | 'TypeError' | 'RangeError') => {
+      expect(await rejectionCode(promise)).toBe(code);
+    };
+
+    const device = (fleetId: string, deviceId: string, groupId: string | null = null) =>
+      repo.createDevice({ fleetId, deviceId, groupId, serial: `SN-${deviceId}`, certificateDer: der(), certificateSerial: '0a1b2c', keyAlgorithm: 'ECDSA_P256' });
+
+    describe('fleets and groups', () => {
+      it('creates, reads and lists fleets with the clock time', async () => {
+        const fleet = await repo.createFleet({ id: 'alpha', name: 'Alpha warehouse' });
+        expect(fleet).toEqual({ id: 'alpha', name: 'Alpha warehouse', createdAt: clock() });
+        await repo.createFleet({ id: 'beta', name: 'Beta' });
+        expect(await repo.getFleet('alpha')).toEqual(fleet);
+        expect(await repo.getFleet('gamma')).toBeUndefined();
+        expect((await repo.listFleets()).map((f) => f.id)).toEqual(['alpha', 'beta']);
+      });
+
+      it('refuses a duplicate fleet id and a malformed one', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await expectCode(repo.createFleet({ id: 'alpha', name: 'again' }), 'RECORD_EXISTS');
+        await expectCode(repo.createFleet({ id: 'a/b', name: 'x' }), 'INVALID_IDENTIFIER');
+        await expectCode(repo.createFleet({ id: 'ok', name: 'n'.repeat(257) }), 'RangeError');
+      });
+
+      it('scopes groups to their fleet', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'Line 1' });
+        await repo.createGroup({ fleetId: 'beta', id: 'line-1', name: 'Line 1 of beta' });
+        await expectCode(repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'dup' }), 'RECORD_EXISTS');
+        await expectCode(repo.createGroup({ fleetId: 'nope', id: 'line-1', name: 'x' }), 'RECORD_NOT_FOUND');
+        expect((await repo.getGroup('beta', 'line-1'))?.name).toBe('Line 1 of beta');
+        expect(await repo.getGroup('alpha', 'line-2')).toBeUndefined();
+        expect((await repo.listGroups('alpha')).map((g) => [g.fleetId, g.id])).toEqual([['alpha', 'line-1']]);
+      });
+    });
+
+    describe('operators', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+      });
+
+      it('stores an operator with its scope and finds it by token hash only', async () => {
+        const token = generateToken('operator');
+        const created = await repo.createOperator({ name: 'ada', role: 'operator', fleetScope: { kind: 'fleets', fleetIds: ['beta', 'alpha'] }, tokenHash: hashToken(token) });
+        expect(created.fleetScope).toEqual({ kind: 'fleets', fleetIds: ['alpha', 'beta'] });
+        const found = await repo.findOperatorByTokenHash(hashToken(token));
+        expect(found?.id).toBe(created.id);
+        expect(found?.fleetScope).toEqual({ kind: 'fleets', fleetIds: ['alpha', 'beta'] });
+        expect(Buffer.from(found?.tokenHash ?? []).equals(hashToken(token))).toBe(true);
+        expect(await repo.findOperatorByTokenHash(hashToken(generateToken('operator')))).toBeUndefined();
+        const admin = await repo.createOperator({ name: 'root', role: 'admin', fleetScope: { kind: 'all' }, tokenHash: hashToken(generateToken('operator')) });
+        expect((await repo.getOperator(admin.id))?.fleetScope).toEqual({ kind: 'all' });
+        expect((await repo.listOperators()).map((o) => o.name).sort()).toEqual(['ada', 'root']);
+      });
+
+      it('Precondition: a token hash must be 32 bytes (a raw token is refused)', async () => {
+        const raw = new TextEncoder().encode(generateToken('operator'));
+        await expectCode(repo.findOperatorByTokenHash(raw), 'TypeError');
+        await expectCode(repo.createOperator({ name: 'x', role: 'admin', fleetScope: { kind: 'all' }, tokenHash: raw }), 'TypeError');
+      });
+
+      it('refuses an unknown role, an unknown scoped fleet (leaving nothing behind) and a reused token hash', async () => {
+        const hash = hashToken(generateToken('operator'));
+        await expectCode(repo.createOperator({ name: 'x', role: 'root' as 'admin', fleetScope: { kind: 'all' }, tokenHash: hash }), 'TypeError');
+        await expectCode(repo.createOperator({ name: 'x', role: 'auditor', fleetScope: { kind: 'fleets', fleetIds: ['alpha', 'zeta'] }, tokenHash: hash }), 'RECORD_NOT_FOUND');
+        expect(await repo.listOperators()).toEqual([]);
+        await repo.createOperator({ name: 'x', role: 'factory', fleetScope: { kind: 'fleets', fleetIds: ['alpha'] }, tokenHash: hash });
+        await expectCode(repo.createOperator({ name: 'y', role: 'factory', fleetScope: { kind: 'all' }, tokenHash: hash }), 'RECORD_EXISTS');
+      });
+
+      it('revokes idempotently, keeping the first revocation time', async () => {
+        const op = await repo.createOperator({ name: 'x', role: 'operator', fleetScope: { kind: 'all' }, tokenHash: hashToken(generateToken('operator')) });
+        const first = clock();
+        expect((await repo.revokeOperator(op.id)).revokedAt).toBe(first);
+        clock.advance(HOUR);
+        expect((await repo.revokeOperator(op.id)).revokedAt).toBe(first);
+        expect((await repo.findOperatorByTokenHash(op.tokenHash))?.revokedAt).toBe(first);
+        await expectCode(repo.revokeOperator('no-such-operator'), 'RECORD_NOT_FOUND');
+      });
+    });
+
+    describe('enrollment tokens', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'L1' });
+      });
+
+      const mint = async (fleetId = 'alpha', ttl = HOUR, groupId: string | null = null) => {
+        const token = generateToken('enrollment');
+        const row = await repo.createEnrollmentToken({ fleetId, groupId, serialPattern: 'SN-*', tokenHash: hashToken(token), expiresAt: clock() + ttl });
+        return { token, row };
+      };
+
+      it('creates a scoped token and reads it back only in its fleet', async () => {
+        const { row } = await mint('alpha', HOUR, 'line-1');
+        expect(row).toMatchObject({ fleetId: 'alpha', groupId: 'line-1', serialPattern: 'SN-*', usedAt: null, revokedAt: null, expiresAt: clock() + HOUR });
+        expect((await repo.getEnrollmentToken('alpha', row.id))?.id).toBe(row.id);
+        expect(await repo.getEnrollmentToken('beta', row.id)).toBeUndefined();
+        await expectCode(mint('alpha', HOUR, 'no-such-group'), 'RECORD_NOT_FOUND');
+        await expectCode(mint('beta', HOUR, 'line-1'), 'RECORD_NOT_FOUND');
+        await expectCode(mint('zeta'), 'RECORD_NOT_FOUND');
+      });
+
+      it('burns a valid token once, then reports it used', async () => {
+        const { token, row } = await mint();
+        const now = clock();
+        const first = await repo.burnEnrollmentToken(hashToken(token), now);
+        expect(first.ok).toBe(true);
+        if (first.ok) expect(first.token).toMatchObject({ id: row.id, fleetId: 'alpha', usedAt: now });
+        expect(await repo.burnEnrollmentToken(hashToken(token), now + 1)).toEqual({ ok: false, reason: 'used' });
+        await repo.setEnrollmentTokenDevice('alpha', row.id, 'robot-1');
+        expect((await repo.getEnrollmentToken('alpha', row.id))?.usedByDeviceId).toBe('robot-1');
+        await expectCode(repo.setEnrollmentTokenDevice('beta', row.id, 'robot-1'), 'RECORD_NOT_FOUND');
+      });
+
+      it('reports unknown, expired (at the boundary) and revoked tokens, burning none of them', async () => {
+        expect(await repo.burnEnrollmentToken(hashToken(generateToken('enrollment')), clock())).toEqual({ ok: false, reason: 'unknown' });
+        const expiring = await mint('alpha', HOUR);
+        expect(await repo.burnEnrollmentToken(hashToken(expiring.token), clock() + HOUR)).toEqual({ ok: false, reason: 'expired' });
+        expect((await repo.getEnrollmentToken('alpha', expiring.row.id))?.usedAt).toBeNull();
+        const revoked = await mint();
+        await repo.revokeEnrollmentToken('alpha', revoked.row.id);
+        expect(await repo.burnEnrollmentToken(hashToken(revoked.token), clock())).toEqual({ ok: false, reason: 'revoked' });
+        expect((await repo.getEnrollmentToken('alpha', revoked.row.id))?.usedAt).toBeNull();
+        await expectCode(repo.revokeEnrollmentToken('beta', revoked.row.id), 'RECORD_NOT_FOUND');
+      });
+
+      it('Precondition: a token burns at most once under concurrent burns', async () => {
+        const { token } = await mint();
+        const results = await Promise.all(Array.from({ length: 25 }, () => repo.burnEnrollmentToken(hashToken(token), clock())));
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(results.filter((r) => !r.ok && r.reason === 'used')).toHaveLength(24);
+      });
+
+      it('Precondition: listing tokens needs a fleet or the explicit all-fleets selector', async () => {
+        const a = await mint('alpha');
+        const b = await mint('beta');
+        const used = await mint('alpha');
+        await repo.burnEnrollmentToken(hashToken(used.token), clock());
+        expect((await repo.listEnrollmentTokens({ fleetId: 'alpha' })).map((t) => t.id).sort()).toEqual([a.row.id, used.row.id].sort());
+        expect((await repo.listEnrollmentTokens({ fleetId: 'alpha' }, { usableAt: clock() })).map((t) => t.id)).toEqual([a.row.id]);
+        expect((await repo.listEnrollmentTokens(ALL_FLEETS)).map((t) => t.id).sort()).toEqual([a.row.id, b.row.id, used.row.id].sort());
+        await expectCode(repo.listEnrollmentTokens({} as never), 'TypeError');
+        await expectCode(repo.listEnrollmentTokens({ allFleets: false } as never), 'TypeError');
+      });
+    });
+
+    describe('devices', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'L1' });
+      });
+
+      it('records a device with its certificate bytes exactly', async () => {
+        const certificateDer = der(700);
+        const created = await repo.createDevice({ fleetId: 'alpha', deviceId: 'robot-1', groupId: 'line-1', serial: 'SN-1', certificateDer, certificateSerial: '7f00ff', keyAlgorithm: 'ECDSA_P256' });
+        expect(created).toMatchObject({ status: 'active', enrolledAt: clock(), revokedAt: null, groupId: 'line-1' });
+        const read = await repo.getDevice('alpha', 'robot-1');
+        expect(Buffer.from(read?.certificateDer ?? []).equals(Buffer.from(certificateDer))).toBe(true);
+        expect(read).toMatchObject({ serial: 'SN-1', certificateSerial: '7f00ff', keyAlgorithm: 'ECDSA_P256' });
+      });
+
+      it('refuses a taken device id, an unknown group and malformed fields', async () => {
+        await device('alpha', 'robot-1');
+        await expectCode(device('alpha', 'robot-1'), 'RECORD_EXISTS');
+        await device('beta', 'robot-1');
+        await expectCode(device('alpha', 'robot-2', 'line-9'), 'RECORD_NOT_FOUND');
+        await expectCode(device('alpha', 'robot/3'), 'INVALID_IDENTIFIER');
+        await expectCode(repo.createDevice({ fleetId: 'alpha', deviceId: 'r4', serial: 's', certificateDer: der(), certificateSerial: 'XYZ', keyAlgorithm: 'ECDSA_P256' }), 'TypeError');
+        await expectCode(repo.createDevice({ fleetId: 'alpha', deviceId: 'r4', serial: 's', certificateDer: der(16 * 1024 + 1), certificateSerial: '01', keyAlgorithm: 'ECDSA_P256' }), 'RangeError');
+      });
+
+      it('Precondition: device reads name their fleet and never see another fleet', async () => {
+        await device('alpha', 'robot-1', 'line-1');
+        await device('beta', 'robot-2');
+        expect(await repo.getDevice('beta', 'robot-1')).toBeUndefined();
+        expect((await repo.listDevices({ fleetId: 'beta' })).map((d) => d.deviceId)).toEqual(['robot-2']);
+        expect((await repo.listDevices({ fleetId: 'alpha' }, { groupId: 'line-1' })).map((d) => d.deviceId)).toEqual(['robot-1']);
+        expect((await repo.listDevices(ALL_FLEETS)).map((d) => `${d.fleetId}/${d.deviceId}`)).toEqual(['alpha/robot-1', 'beta/robot-2']);
+        await expectCode(repo.listDevices(undefined as never), 'TypeError');
+        await expectCode(repo.revokeDevice('beta', 'robot-1'), 'RECORD_NOT_FOUND');
+      });
+
+      it('Precondition: a revoked device never gets a certificate again (revocation is idempotent)', async () => {
+        await device('alpha', 'robot-1');
+        const renewed = await repo.updateDeviceCertificate('alpha', 'robot-1', new Uint8Array([1, 2, 3]), 'abcd');
+        expect(renewed.certificateSerial).toBe('abcd');
+        expect((await repo.getDevice('alpha', 'robot-1'))?.certificateSerial).toBe('abcd');
+        const at = clock();
+        expect(await repo.revokeDevice('alpha', 'robot-1')).toMatchObject({ status: 'revoked', revokedAt: at });
+        clock.advance(HOUR);
+        expect((await repo.revokeDevice('alpha', 'robot-1')).revokedAt).toBe(at);
+        expect((await repo.listDevices({ fleetId: 'alpha' }, { status: 'active' }))).toEqual([]);
+        await expectCode(repo.updateDeviceCertificate('alpha', 'robot-1', new Uint8Array([4]), '01'), 'ILLEGAL_STATE_TRANSITION');
+        await expectCode(repo.updateDeviceCertificate('alpha', 'robot-9', new Uint8Array([4]), '01'), 'RECORD_NOT_FOUND');
+      });
+    });
+
+    describe('communication epochs', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'L1' });
+      });
+
+      const epoch = (fleetId: string, groupId: string | null, version: number, state: 'pending' | 'active' = 'active') =>
+        repo.createEpoch({ fleetId, groupId, version, state, wrappedKey: der(120), notBefore: clock(), notAfter: clock() + 24 * HOUR });
+
+      it('keeps one version series per fleet and per group', async () => {
+        const e1 = await epoch('alpha', null, 1);
+        await epoch('alpha', null, 2, 'pending');
+        await epoch('alpha', 'line-1', 1);
+        await epoch('beta', null, 1);
+        await expectCode(epoch('alpha', null, 1), 'RECORD_EXISTS');
+        await expectCode(epoch('alpha', 'line-1', 1), 'RECORD_EXISTS');
+        await expectCode(epoch('alpha', 'line-9', 1), 'RECORD_NOT_FOUND');
+        const read = await repo.getEpoch('alpha', null, 1);
+        expect(read).toMatchObject({ fleetId: 'alpha', groupId: null, version: 1, state: 'active', createdAt: clock() });
+        expect(Buffer.from(read?.wrappedKey ?? []).equals(Buffer.from(e1.wrappedKey))).toBe(true);
+        expect(await repo.getEpoch('beta', null, 2)).toBeUndefined();
+        expect(await repo.latestEpochVersion('alpha', null)).toBe(2);
+        expect(await repo.latestEpochVersion('alpha', 'line-1')).toBe(1);
+        expect(await repo.latestEpochVersion('beta', 'line-1')).toBe(0);
+        expect((await repo.listEpochs('alpha')).map((e) => `${e.groupId ?? '*'}:${e.version}`)).toEqual(['*:1', '*:2', 'line-1:1']);
+        expect((await repo.listEpochs('alpha', { groupId: null, states: ['pending'] })).map((e) => e.version)).toEqual([2]);
+        expect((await repo.listEpochs('alpha', { groupId: 'line-1' })).map((e) => e.version)).toEqual([1]);
+      });
+
+      it('Precondition: epoch state changes follow the key lifecycle', async () => {
+        await epoch('alpha', null, 1, 'pending');
+        expect((await repo.setEpochState('alpha', null, 1, 'active')).state).toBe('active');
+        await expectCode(repo.setEpochState('alpha', null, 1, 'pending'), 'ILLEGAL_STATE_TRANSITION');
+        expect((await repo.getEpoch('alpha', null, 1))?.state).toBe('active');
+        await expectCode(repo.setEpochState('beta', null, 1, 'retiring'), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createEpoch({ fleetId: 'alpha', version: 3, state: 'active', wrappedKey: der(), notBefore: 10, notAfter: 10 }), 'RangeError');
+      });
+    });
+
+    describe('command sequences', () => {
+      it('counts 1, 2, 3 per fleet, never repeating, even when called concurrently', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        expect(await repo.nextSequence('alpha')).toBe(1);
+        expect(await repo.nextSequence('alpha')).toBe(2);
+        expect(await repo.nextSequence('beta')).toBe(1);
+        const many = await Promise.all(Array.from({ length: 30 }, () => repo.nextSequence('alpha')));
+        expect(new Set(many).size).toBe(30);
+        expect(Math.min(...many)).toBe(3);
+        expect(Math.max(...many)).toBe(32);
+        await expectCode(repo.nextSequence('zeta'), 'RECORD_NOT_FOUND');
+      });
+    });
+
+    describe('settings', () => {
+      it('stores and overwrites values', async () => {
+        expect(await repo.getSetting('controller.id')).toBeUndefined();
+        await repo.setSetting('controller.id', 'one');
+        await repo.setSetting('controller.id', 'two');
+        expect(await repo.getSetting('controller.id')).toBe('two');
+        await expectCode(repo.setSetting('k'.repeat(129), 'v'), 'RangeError');
+      });
+    });
+
+    describe('transactions', () => {
+      it('commits everything done through the view', async () => {
+        const value = await repo.transaction(async (tx) => {
+          await tx.createFleet({ id: 'alpha', name: 'A' });
+          await tx.createGroup({ fleetId: 'alpha', id: 'g', name: 'G' });
+          return tx.nextSequence('alpha');
+        });
+        expect(value).toBe(1);
+        expect(await repo.getGroup('alpha', 'g')).toBeDefined();
+        expect(await repo.nextSequence('alpha')).toBe(2);
+      });
+
+      it('rolls everything back when fn rejects', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        const boom = new Error('boom');
+        await expect(
+          repo.transaction(async (tx) => {
+            await tx.createFleet({ id: 'beta', name: 'B' });
+            await tx.nextSequence('alpha');
+            await tx.setSetting('k', 'v');
+            throw boom;
+          }),
+        ).rejects.toBe(boom);
+        expect(await repo.getFleet('beta')).toBeUndefined();
+        expect(await repo.getSetting('k')).toBeUndefined();
+        expect(await repo.nextSequence('alpha')).toBe(1);
+      });
+
+      it('a token burnt inside a rolled-back transaction is not burnt', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        const token = generateToken('enrollment');
+        await repo.createEnrollmentToken({ fleetId: 'alpha', tokenHash: hashToken(token), expiresAt: clock() + HOUR });
+        await expect(
+          repo.transaction(async (tx) => {
+            expect((await tx.burnEnrollmentToken(hashToken(token), clock())).ok).toBe(true);
+            throw new Error('rollback');
+          }),
+        ).rejects.toThrow();
+        expect((await repo.burnEnrollmentToken(hashToken(token), clock())).ok).toBe(true);
+      });
+
+      it('serialises direct calls behind an open transaction', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        let release: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const order: string[] = [];
+        const inTx = repo.transaction(async (tx) => {
+          await tx.nextSequence('alpha');
+          await gate;
+          order.push('tx-done');
+        });
+        const outside = repo.nextSequence('alpha').then((n) => {
+          order.push(`outside-${n}`);
+        });
+        await new Promise((r) => setTimeout(r, 20));
+        release();
+        await Promise.all([inTx, outside]);
+        expect(order).toEqual(['tx-done', 'outside-2']);
+      });
+    });
+  });
+}
