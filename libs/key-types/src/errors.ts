@@ -53,7 +53,8 @@ export type FleetkeyErrorCode =
   // controller state store (apps/fleet-controller/src/store)
   | 'SCHEMA_VERSION_UNSUPPORTED'
   | 'RECORD_EXISTS'
-  | 'RECORD_NOT_FOUND';
+  | 'RECORD_NOT_FOUND'
+  | 'AUDIT_DETAILS_REFUSED';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;

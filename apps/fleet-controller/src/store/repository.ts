@@ -12,8 +12,8 @@
  * epochs names its fleet; listing across fleets needs the explicit `ALL_FLEETS` selector, which
  * only an all-fleets admin caller may pass (the operator API checks that, not the store).
  *
- * Audit seam: the hash-chained audit log (later in issue 5) adds an `audit: AuditRepository`
- * member to `RepositoryTx`, so a state change and its audit record commit in one transaction.
+ * Audit seam: the hash-chained audit log is the `audit: AuditRepository` member of
+ * `RepositoryTx`, so a state change and its audit record commit in one transaction (../audit/).
  */
 import type { KeyState } from '@fleetkey/key-types';
 
@@ -234,7 +234,110 @@ export interface RepositoryTx {
   // settings / meta
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+
+  /** The hash-chained audit log; append through the same view as the change it records. */
+  readonly audit: AuditRepository;
 }
+
+/** What an audit record says happened. Append-only list: a released action is never renamed. */
+export const AUDIT_ACTIONS = [
+  'fleet.create',
+  'group.create',
+  'operator.create',
+  'operator.revoke',
+  'operator.authenticate',
+  'token.create',
+  'token.revoke',
+  'token.burn',
+  'device.enroll',
+  'device.renew',
+  'device.revoke',
+  'epoch.create',
+  'epoch.state',
+  'key.create',
+  'key.sign',
+  'key.wrap',
+  'key.unwrap',
+  'controller.init',
+  'controller.start',
+  'controller.stop',
+  'audit.head.sign',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export const AUDIT_RESULTS = ['ok', 'denied', 'error'] as const;
+export type AuditResult = (typeof AUDIT_RESULTS)[number];
+
+/** A small flat object of NON-secret fields (bounds and the redaction guard: ../audit/details.ts). */
+export type AuditDetails = Readonly<Record<string, string | number | boolean | null>>;
+
+export interface NewAuditRecord {
+  /** Operator id, `device:<id>` or 'system'. */
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly fleetId?: string | null;
+  readonly deviceId?: string | null;
+  /** Key id / version the operation used (never key material). */
+  readonly keyRef?: string | null;
+  readonly result: AuditResult;
+  /** The FleetkeyError code when `result` is not 'ok'. */
+  readonly errorCode?: string | null;
+  readonly details?: AuditDetails;
+}
+
+export interface AuditRecord {
+  /** 1, 2, 3… per controller: one linear chain across every fleet. */
+  readonly sequence: number;
+  readonly time: Millis;
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly fleetId: string | null;
+  readonly deviceId: string | null;
+  readonly keyRef: string | null;
+  readonly result: AuditResult;
+  readonly errorCode: string | null;
+  /** Canonical JSON text of the details exactly as hashed (sorted keys, no whitespace). */
+  readonly detailsJson: string;
+  /** 32 bytes: the previous record's hash (32 zero bytes for sequence 1). */
+  readonly prevHash: Uint8Array;
+  /** 32 bytes: SHA-256 over the canonical encoding (../audit/record-hash.ts). */
+  readonly hash: Uint8Array;
+}
+
+/** A signature over the chain head at some sequence. */
+export interface AuditHead {
+  readonly sequence: number;
+  readonly hash: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly algorithm: string;
+  readonly keyId: string;
+  readonly signedAt: Millis;
+}
+
+/**
+ * The append-only audit log. Raw rows come back as stored (a verifier must see what is there, not
+ * a repaired view); only `append` and `appendHead` write.
+ */
+export interface AuditRepository {
+  /**
+   * Appends one record after the current last one (read inside the write transaction, so the chain
+   * never forks) with time from the injected clock.
+   * @throws AuditDetailsRefused when details (or any field) look like a secret; TypeError/RangeError
+   *   for malformed or oversized fields.
+   */
+  append(input: NewAuditRecord): Promise<AuditRecord>;
+  /** The last record, undefined when the log is empty. */
+  head(): Promise<AuditRecord | undefined>;
+  /** Records with sequence > `afterSequence`, ascending, at most `limit` (≤ MAX_AUDIT_PAGE). */
+  listRecords(afterSequence: number, limit: number): Promise<AuditRecord[]>;
+  /** Stores a signed head. @throws RangeError for malformed fields. */
+  appendHead(head: AuditHead): Promise<AuditHead>;
+  /** Signed heads with rowid order > `afterIndex` (0 first), ascending, at most `limit`; each with its index. */
+  listHeads(afterIndex: number, limit: number): Promise<{ readonly index: number; readonly head: AuditHead }[]>;
+}
+
+/** Largest page a listRecords / listHeads call returns. */
+export const MAX_AUDIT_PAGE = 1000;
 
 export interface Repository extends RepositoryTx {
   /**

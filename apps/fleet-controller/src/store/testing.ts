@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { isFleetkeyError, type FleetkeyErrorCode } from '@fleetkey/key-types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_FLEETS, type Millis, type Repository } from './repository.js';
+import { ALL_FLEETS, type Millis, type NewAuditRecord, type Repository } from './repository.js';
 import { generateToken, hashToken } from './tokens.js';
 
 /** A settable clock for implementations under test. */
@@ -333,6 +333,115 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
         await repo.setSetting('controller.id', 'two');
         expect(await repo.getSetting('controller.id')).toBe('two');
         await expectCode(repo.setSetting('k'.repeat(129), 'v'), 'RangeError');
+      });
+    });
+
+    describe('audit log', () => {
+      const ZERO = new Uint8Array(32);
+
+      it('appends a linear chain from sequence 1 with the zero prev_hash and the injected clock', async () => {
+        const first = await repo.audit.append({ actor: 'system', action: 'controller.init', result: 'ok' });
+        clock.advance(5);
+        const second = await repo.audit.append({ actor: 'op-1', action: 'fleet.create', fleetId: 'alpha', result: 'ok', details: { name: 'A' } });
+        expect(first.sequence).toBe(1);
+        expect(first.prevHash).toEqual(ZERO);
+        expect(first.hash.length).toBe(32);
+        expect(second.sequence).toBe(2);
+        expect(second.prevHash).toEqual(first.hash);
+        expect(second.time).toBe(first.time + 5);
+        expect(second.detailsJson).toBe('{"name":"A"}');
+        expect(await repo.audit.head()).toEqual(second);
+        expect(await repo.audit.listRecords(0, 10)).toEqual([first, second]);
+        expect(await repo.audit.listRecords(1, 10)).toEqual([second]);
+        expect(await repo.audit.listRecords(0, 1)).toEqual([first]);
+      });
+
+      it('one chain across fleets, not one per fleet', async () => {
+        const a = await repo.audit.append({ actor: 'system', action: 'fleet.create', fleetId: 'alpha', result: 'ok' });
+        const b = await repo.audit.append({ actor: 'system', action: 'fleet.create', fleetId: 'beta', result: 'ok' });
+        expect([a.sequence, b.sequence]).toEqual([1, 2]);
+        expect(b.prevHash).toEqual(a.hash);
+      });
+
+      it('commits with the state change and vanishes with its rollback', async () => {
+        await repo.transaction(async (tx) => {
+          await tx.createFleet({ id: 'alpha', name: 'A' });
+          await tx.audit.append({ actor: 'op-1', action: 'fleet.create', fleetId: 'alpha', result: 'ok' });
+        });
+        await expect(
+          repo.transaction(async (tx) => {
+            await tx.createFleet({ id: 'beta', name: 'B' });
+            await tx.audit.append({ actor: 'op-1', action: 'fleet.create', fleetId: 'beta', result: 'ok' });
+            throw new Error('rollback');
+          }),
+        ).rejects.toThrow('rollback');
+        const next = await repo.audit.append({ actor: 'op-1', action: 'fleet.create', fleetId: 'gamma', result: 'error', errorCode: 'RECORD_EXISTS' });
+        const all = await repo.audit.listRecords(0, 10);
+        expect(all.map((r) => r.fleetId)).toEqual(['alpha', 'gamma']);
+        expect(next.sequence).toBe(2);
+        expect(next.prevHash).toEqual(all[0]!.hash);
+      });
+
+      it('concurrent appends never fork the chain', async () => {
+        const made = await Promise.all(Array.from({ length: 20 }, (_, i) => repo.audit.append({ actor: `op-${i}`, action: 'token.create', result: 'ok' })));
+        expect(made.map((r) => r.sequence).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        const all = await repo.audit.listRecords(0, 100);
+        for (let i = 1; i < all.length; i++) expect(all[i]!.prevHash).toEqual(all[i - 1]!.hash);
+      });
+
+      it('Precondition: an append carrying a token, key or secret-named detail is refused and writes nothing', async () => {
+        const token = generateToken('operator');
+        const refused: Partial<NewAuditRecord>[] = [
+          { details: { token } },
+          { details: { note: token } },
+          { details: { privateKey: 'x' } },
+          { details: { Password: 'x' } },
+          { details: { blob: randomBytes(32).toString('base64') } },
+          { details: { blob: randomBytes(32).toString('hex') } },
+          { details: { pem: 'x' } },
+          { details: { note: '-----BEGIN EC PRIVATE KEY-----' } },
+          { actor: generateToken('enrollment') },
+        ];
+        for (const extra of refused) {
+          expect(await rejectionCode(repo.audit.append({ actor: 'op-1', action: 'operator.create', result: 'ok', ...extra }))).toBe('AUDIT_DETAILS_REFUSED');
+        }
+        expect(await repo.audit.head()).toBeUndefined();
+      });
+
+      it('bounds and validates every field', async () => {
+        const base = { actor: 'op-1', action: 'fleet.create', result: 'ok' } as const;
+        const bad: [Record<string, unknown>, string][] = [
+          [{ actor: 'a'.repeat(129) }, 'RangeError'],
+          [{ actor: '' }, 'RangeError'],
+          [{ action: 'fleet.explode' }, 'RangeError'],
+          [{ result: 'maybe' }, 'RangeError'],
+          [{ result: 'error' }, 'RangeError'],
+          [{ errorCode: 'X' }, 'RangeError'],
+          [{ details: { a: 'x'.repeat(257) } }, 'RangeError'],
+          [{ details: { a: { nested: true } } }, 'TypeError'],
+          [{ details: { a: 1.5 } }, 'RangeError'],
+          [{ details: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) }, 'RangeError'],
+          [{ details: [] }, 'TypeError'],
+          [{ fleetId: 'x\n' }, 'RangeError'],
+        ];
+        for (const [extra, code] of bad) {
+          expect(await rejectionCode(repo.audit.append({ ...base, ...extra } as never))).toBe(code);
+        }
+        expect(await repo.audit.head()).toBeUndefined();
+        await expectCode(repo.audit.listRecords(0, 0), 'RangeError');
+        await expectCode(repo.audit.listRecords(-1, 1), 'RangeError');
+      });
+
+      it('stores signed heads in order', async () => {
+        const r = await repo.audit.append({ actor: 'system', action: 'controller.start', result: 'ok' });
+        const head = { sequence: 1, hash: r.hash, signature: new Uint8Array([1, 2, 3]), algorithm: 'ECDSA_P256_SHA256', keyId: 'k1', signedAt: clock() };
+        await repo.audit.appendHead(head);
+        await repo.audit.appendHead({ ...head, keyId: 'k2' });
+        const heads = await repo.audit.listHeads(0, 10);
+        expect(heads.map((h) => h.head)).toEqual([head, { ...head, keyId: 'k2' }]);
+        expect(await repo.audit.listHeads(heads[0]!.index, 10)).toEqual([heads[1]]);
+        await expectCode(repo.audit.appendHead({ ...head, hash: new Uint8Array(31) }), 'RangeError');
+        await expectCode(repo.audit.appendHead({ ...head, signature: new Uint8Array(0) }), 'RangeError');
       });
     });
 

@@ -61,6 +61,7 @@ export const STATUS_BY_ERROR_CODE = Object.freeze({
   SCHEMA_VERSION_UNSUPPORTED: Status.FAILED_PRECONDITION,
   RECORD_EXISTS: Status.ALREADY_EXISTS,
   RECORD_NOT_FOUND: Status.NOT_FOUND,
+  AUDIT_DETAILS_REFUSED: Status.INVALID_ARGUMENT,
 } as const satisfies Record<FleetkeyErrorCode, Status>);
 
 /** A status as grpc-js sends it from a handler. */

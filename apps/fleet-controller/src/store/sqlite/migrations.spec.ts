@@ -40,7 +40,7 @@ describe('migrations', () => {
     const db = raw();
     expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION);
     const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
-    expect(tables).toEqual(['command_sequences', 'devices', 'enrollment_tokens', 'epochs', 'fleets', 'groups', 'operator_fleets', 'operators', 'settings']);
+    expect(tables).toEqual(['audit_heads', 'audit_records', 'command_sequences', 'devices', 'enrollment_tokens', 'epochs', 'fleets', 'groups', 'operator_fleets', 'operators', 'settings']);
     // Re-running is a no-op.
     expect(migrate(db)).toEqual([]);
   });

@@ -108,6 +108,48 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       `);
     },
   },
+  {
+    version: 3,
+    description: 'append-only hash-chained audit log and its signed heads',
+    up: (db) => {
+      // No foreign keys: a denied request may name a fleet or device that does not exist, and the
+      // log must outlive whatever it describes. The triggers stop accidental edits through the
+      // controller's own connection; a hand edit of the file is caught by verifyAuditChain.
+      db.exec(`
+        CREATE TABLE audit_records (
+          sequence   INTEGER PRIMARY KEY CHECK (sequence >= 1),
+          time       INTEGER NOT NULL,
+          actor      TEXT NOT NULL,
+          action     TEXT NOT NULL,
+          fleet_id   TEXT,
+          device_id  TEXT,
+          key_ref    TEXT,
+          result     TEXT NOT NULL CHECK (result IN ('ok', 'denied', 'error')),
+          error_code TEXT,
+          details    TEXT NOT NULL,
+          prev_hash  BLOB NOT NULL CHECK (length(prev_hash) = 32),
+          hash       BLOB NOT NULL CHECK (length(hash) = 32)
+        ) STRICT;
+        CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+          BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+        CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+          BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+        CREATE TABLE audit_heads (
+          id        INTEGER PRIMARY KEY,
+          sequence  INTEGER NOT NULL CHECK (sequence >= 1),
+          hash      BLOB NOT NULL CHECK (length(hash) = 32),
+          signature BLOB NOT NULL,
+          algorithm TEXT NOT NULL,
+          key_id    TEXT NOT NULL,
+          signed_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TRIGGER audit_heads_no_update BEFORE UPDATE ON audit_heads
+          BEGIN SELECT RAISE(ABORT, 'audit_heads is append-only'); END;
+        CREATE TRIGGER audit_heads_no_delete BEFORE DELETE ON audit_heads
+          BEGIN SELECT RAISE(ABORT, 'audit_heads is append-only'); END;
+      `);
+    },
+  },
 ]);
 
 /** The schema version this build writes. */

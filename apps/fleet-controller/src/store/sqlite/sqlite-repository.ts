@@ -11,7 +11,8 @@
  * awaits; other processes wait on SQLite's write lock (busy_timeout).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Clock, Repository, RepositoryTx } from '../repository.js';
+import type { AuditRepository, Clock, Repository, RepositoryTx } from '../repository.js';
+import { SqliteAuditView } from './sqlite-audit.js';
 import { openConnection } from './connection.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { SqliteTxView } from './sqlite-tx.js';
@@ -31,7 +32,7 @@ export interface SqliteRepositoryOptions {
 }
 
 // Every RepositoryTx method, listed so the compiler proves the wrapper covers the whole port.
-const TX_METHODS: Readonly<Record<keyof RepositoryTx, true>> = Object.freeze({
+const TX_METHODS: Readonly<Record<Exclude<keyof RepositoryTx, 'audit'>, true>> = Object.freeze({
   createFleet: true,
   getFleet: true,
   listFleets: true,
@@ -64,14 +65,28 @@ const TX_METHODS: Readonly<Record<keyof RepositoryTx, true>> = Object.freeze({
   setSetting: true,
 });
 
+const AUDIT_METHODS: Readonly<Record<keyof AuditRepository, true>> = Object.freeze({
+  append: true,
+  head: true,
+  listRecords: true,
+  appendHead: true,
+  listHeads: true,
+});
+
 type Invoke = (call: () => Promise<unknown>) => Promise<unknown>;
 
-function wrapView(view: SqliteTxView, invoke: Invoke): RepositoryTx {
+function wrapMethods(target: object, names: readonly string[], invoke: Invoke): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of Object.keys(TX_METHODS) as (keyof RepositoryTx)[]) {
-    const method = view[name] as (...args: unknown[]) => Promise<unknown>;
-    out[name] = (...args: unknown[]) => invoke(() => method.apply(view, args));
+  for (const name of names) {
+    const method = (target as Record<string, unknown>)[name] as (...args: unknown[]) => Promise<unknown>;
+    out[name] = (...args: unknown[]) => invoke(() => method.apply(target, args));
   }
+  return out;
+}
+
+function wrapView(view: SqliteTxView, audit: SqliteAuditView, invoke: Invoke): RepositoryTx {
+  const out = wrapMethods(view, Object.keys(TX_METHODS), invoke);
+  out['audit'] = Object.freeze(wrapMethods(audit, Object.keys(AUDIT_METHODS), invoke));
   return out as unknown as RepositoryTx;
 }
 
@@ -105,13 +120,14 @@ export async function openSqliteRepository(options: SqliteRepositoryOptions): Pr
     throw error;
   }
   const view = new SqliteTxView(db, options.clock, options.newId);
+  const audit = new SqliteAuditView(db, options.clock);
   const gate = new Gate();
-  const direct = wrapView(view, (call) => gate.run(call));
+  const direct = wrapView(view, audit, (call) => gate.run(call));
 
   const transaction = <T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> =>
     gate.run(async () => {
       let open = true;
-      const tx = wrapView(view, (call) => {
+      const tx = wrapView(view, audit, (call) => {
         if (!open) return Promise.reject(new TypeError('transaction has ended: its view can no longer be used'));
         return call();
       });
