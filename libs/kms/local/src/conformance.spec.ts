@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import { runKmsProviderConformance } from '@fleetkey/kms-core/testing';
 import { localKmsProvider, nodeIo } from './index.js';
-import { DiskFaults, faultyIo } from './test-support/faulty-io.js';
+import { FaultInjector } from '@fleetkey/kms-emulators';
+import { faultyIo } from './test-support/faulty-io.js';
 import { TempDirs } from './test-support/temp-dir.js';
 
 const dirs = new TempDirs();
@@ -18,7 +19,7 @@ runKmsProviderConformance({
   name: 'local (temp dir)',
   async create() {
     const dir = dirs.make();
-    const faults = new DiskFaults();
+    const faults = new FaultInjector();
     const provider = await localKmsProvider({
       path: path.join(dir, 'keys.fkl'),
       passphrase: 'conformance passphrase',

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { localKmsProvider, mapIoError, nodeIo, type LocalKmsIo, type LocalKmsProvider } from './index.js';
 import { LockTimeout } from './lock.js';
-import { DiskFaults, faultyIo } from './test-support/faulty-io.js';
+import { FaultInjector } from '@fleetkey/kms-emulators';
+import { faultyIo } from './test-support/faulty-io.js';
 import { TempDirs, codeOfAsync } from './test-support/temp-dir.js';
 
 const dirs = new TempDirs();
@@ -69,7 +70,7 @@ describe('disk faults', () => {
   });
 
   it('outage (EIO everywhere) is PROVIDER_UNAVAILABLE and health says not ok; throttling is THROTTLED; latency delays', async () => {
-    const faults = new DiskFaults();
+    const faults = new FaultInjector();
     const provider = await withIo(faultyIo(nodeIo, faults));
     const { keyId } = await provider.createKey({ spec: 'ED25519' });
     faults.set({ outage: true });
