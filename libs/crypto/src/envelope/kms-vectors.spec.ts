@@ -15,23 +15,12 @@ import {
 import { decodeEnvelope } from './codec.js';
 import { openWithContentKey, sealWithContentKeyAndNonce } from './content.js';
 import { openEnvelope } from './seal.js';
-import { ascii, fromHex, hex, rawEnvelope, rawHeader, thrownCode } from './test-support.js';
+import { ascii, fromHex, handContext, hex, rawEnvelope, rawHeader, thrownCode } from './test-support.js';
 
 const fileText = readFileSync(KMS_ENVELOPE_VECTOR_FILE, 'utf8');
 const file = JSON.parse(fileText) as KmsEnvelopeVectorFile;
 const vectors: readonly KmsEnvelopeVector[] = file.vectors;
 const contextOf = (v: KmsEnvelopeVector) => (v.context === null ? undefined : v.context);
-
-function handContext(context: Readonly<Record<string, string>> | null): Buffer {
-  const parts: Buffer[] = [];
-  for (const key of Object.keys(context ?? {}).sort()) {
-    for (const text of [key, context![key]!]) {
-      const utf8 = Buffer.from(text, 'utf8');
-      parts.push(Buffer.from([utf8.length >>> 8, utf8.length & 0xff]), utf8);
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 function handSeal(v: KmsEnvelopeVector): string {
   const nonce = fromHex(v.nonceHex);

@@ -91,3 +91,15 @@ export function thrownCode(fn: () => unknown): string {
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
+
+/** Independent context encoding straight from docs/envelope.md (not the encoder under test). */
+export function handContext(context: Readonly<Record<string, string>> | null): Buffer {
+  const parts: Buffer[] = [];
+  for (const key of Object.keys(context ?? {}).sort()) {
+    for (const text of [key, context![key]!]) {
+      const utf8 = Buffer.from(text, 'utf8');
+      parts.push(Buffer.from([utf8.length >>> 8, utf8.length & 0xff]), utf8);
+    }
+  }
+  return Buffer.concat(parts);
+}

@@ -14,24 +14,12 @@ import {
 } from '../../test-vectors/generate-envelope-vectors.js';
 import { decodeEnvelope } from './codec.js';
 import { openEnvelope, sealEnvelopeWithNonce } from './seal.js';
-import { ascii, fromHex, hex, rawEnvelope, rawHeader, thrownCode } from './test-support.js';
+import { ascii, fromHex, handContext, hex, rawEnvelope, rawHeader, thrownCode } from './test-support.js';
 
 const fileText = readFileSync(ENVELOPE_VECTOR_FILE, 'utf8');
 const file = JSON.parse(fileText) as EnvelopeVectorFile;
 const vectors: readonly EnvelopeVector[] = file.vectors;
 const contextOf = (v: EnvelopeVector) => (v.context === null ? undefined : v.context);
-
-/** Independent context encoding straight from the docs. */
-function handContext(context: Readonly<Record<string, string>> | null): Buffer {
-  const parts: Buffer[] = [];
-  for (const key of Object.keys(context ?? {}).sort()) {
-    for (const text of [key, context![key]!]) {
-      const utf8 = Buffer.from(text, 'utf8');
-      parts.push(Buffer.from([utf8.length >>> 8, utf8.length & 0xff]), utf8);
-    }
-  }
-  return Buffer.concat(parts);
-}
 
 /** Envelope v1 by hand: header from the layout table, AAD rule, raw node:crypto AEAD. */
 function handSeal(v: EnvelopeVector): string {
