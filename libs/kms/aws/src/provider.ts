@@ -22,7 +22,7 @@ import {
   VerifyCommand,
 } from '@aws-sdk/client-kms';
 import type { KMSClient, Tag } from '@aws-sdk/client-kms';
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isSignatureAlgorithm } from '@fleetkey/crypto';
 import type { SignatureAlgorithm } from '@fleetkey/crypto';
@@ -31,6 +31,7 @@ import {
   InvalidKeyUsage,
   KeyNotFound,
   UnsupportedKeySpec,
+  dataKeyByWrapping,
   defaultSignatureAlgorithmOfSpec,
   isKmsKeySpec,
   openKmsEnvelope,
@@ -162,13 +163,7 @@ export class AwsKmsProvider implements KmsProvider {
   }
 
   async generateDataKey(params: { keyId: string; context?: KmsContext }): Promise<DataKey> {
-    const plaintext = randomBytes(DATA_KEY_LENGTH);
-    try {
-      const wrapped = await this.wrap({ keyId: params.keyId, plaintext, ...(params.context ? { context: params.context } : {}) });
-      return { plaintext: new Uint8Array(plaintext), wrapped };
-    } finally {
-      plaintext.fill(0);
-    }
+    return dataKeyByWrapping((p) => this.wrap(p), params);
   }
 
   /** One GenerateDataKey call: its Plaintext is the CEK, its CiphertextBlob the encapsulated key. */

@@ -33,6 +33,7 @@ import {
   KeyDisabled,
   KeyNotFound,
   UnsupportedKeySpec,
+  dataKeyByWrapping,
   defaultSignatureAlgorithmOfSpec,
   isKmsKeySpec,
   openKmsEnvelope,
@@ -355,13 +356,7 @@ export class AzureKmsProvider implements KmsProvider {
   }
 
   async generateDataKey(params: { keyId: string; context?: KmsContext }): Promise<DataKey> {
-    const plaintext = randomBytes(DATA_KEY_LENGTH);
-    try {
-      const wrapped = await this.wrap({ keyId: params?.keyId, plaintext, ...(params?.context ? { context: params.context } : {}) });
-      return { plaintext: new Uint8Array(plaintext), wrapped };
-    } finally {
-      plaintext.fill(0);
-    }
+    return dataKeyByWrapping((p) => this.wrap(p), params);
   }
 
   /** One wrapKey (RSA-OAEP-256) of a fresh CEK with the key's latest version (when its metadata is cached). */

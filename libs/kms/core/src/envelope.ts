@@ -19,7 +19,8 @@ import {
   type EnvelopeHeader,
 } from '@fleetkey/crypto';
 import { InvalidCiphertext, isKmsError } from './errors.js';
-import type { KmsContext } from './provider.js';
+import { randomBytes } from 'node:crypto';
+import { DATA_KEY_LENGTH, type DataKey, type KmsContext, type KmsGenerateDataKeyParams, type KmsWrapParams } from './provider.js';
 
 /** The envelope algorithm every KMS adapter writes. */
 export const KMS_ENVELOPE_ALGORITHM = 'KMS_AES_256_GCM' as const;
@@ -118,5 +119,26 @@ export async function openKmsEnvelope(
     }
   } finally {
     if (cek instanceof Uint8Array) cek.fill(0);
+  }
+}
+
+/**
+ * `generateDataKey` for a provider whose vendor has no data-key call that fits the 0x30 envelope:
+ * 32 fresh random bytes, wrapped by the provider's own `wrap`. The returned plaintext belongs to
+ * the caller, who zeroizes it; on failure it is zeroized here.
+ * @throws whatever `wrap` throws.
+ */
+export async function dataKeyByWrapping(
+  wrap: (params: KmsWrapParams) => Promise<Uint8Array>,
+  params: KmsGenerateDataKeyParams,
+  random: (size: number) => Uint8Array = (size) => new Uint8Array(randomBytes(size)),
+): Promise<DataKey> {
+  const plaintext = random(DATA_KEY_LENGTH);
+  try {
+    const wrapped = await wrap({ keyId: params?.keyId, plaintext, ...(params?.context === undefined ? {} : { context: params.context }) });
+    return { plaintext, wrapped };
+  } catch (error) {
+    plaintext.fill(0);
+    throw error;
   }
 }

@@ -24,6 +24,7 @@ import { encodeContext, verifySignature } from '@fleetkey/crypto';
 import type { EnvelopeHeader, SignatureAlgorithm } from '@fleetkey/crypto';
 import {
   InvalidCiphertext,
+  dataKeyByWrapping,
   InvalidKeyUsage,
   KeyDisabled,
   KeyNotFound,
@@ -381,14 +382,7 @@ class GcpKmsProvider implements KmsProvider {
   }
 
   async generateDataKey(params: { keyId: string; context?: KmsContext }): Promise<DataKey> {
-    const plaintext = randomBytes(CEK_LENGTH);
-    try {
-      const wrapped = await this.wrap({ keyId: params.keyId, plaintext, ...(params.context === undefined ? {} : { context: params.context }) });
-      return { plaintext: new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length), wrapped };
-    } catch (error) {
-      plaintext.fill(0);
-      throw error;
-    }
+    return dataKeyByWrapping((p) => this.wrap(p), params);
   }
 
   async wrap(params: { keyId: string; plaintext: Uint8Array; context?: KmsContext }): Promise<Uint8Array> {

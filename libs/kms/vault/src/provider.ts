@@ -22,6 +22,7 @@ import {
   KeyNotFound,
   ProviderUnavailable,
   UnsupportedKeySpec,
+  dataKeyByWrapping,
   defaultSignatureAlgorithmOfSpec,
   isKmsKeySpec,
   openKmsEnvelope,
@@ -203,14 +204,7 @@ export class VaultKmsProvider implements KmsProvider {
 
   /** A fresh 32-byte key and its envelope. The caller zeroizes `plaintext`. */
   async generateDataKey(params: { keyId: string; context?: KmsContext }): Promise<DataKey> {
-    const plaintext = this.#random(DATA_KEY_LENGTH);
-    try {
-      const wrapped = await this.wrap({ keyId: params.keyId, plaintext, ...(params.context === undefined ? {} : { context: params.context }) });
-      return { plaintext: new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length), wrapped };
-    } catch (error) {
-      plaintext.fill(0);
-      throw error;
-    }
+    return dataKeyByWrapping((p) => this.wrap(p), params, (size) => this.#random(size));
   }
 
   /**
