@@ -54,7 +54,13 @@ export type FleetkeyErrorCode =
   | 'SCHEMA_VERSION_UNSUPPORTED'
   | 'RECORD_EXISTS'
   | 'RECORD_NOT_FOUND'
-  | 'AUDIT_DETAILS_REFUSED';
+  | 'AUDIT_DETAILS_REFUSED'
+  // requests and callers
+  | 'INVALID_ARGUMENT'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'ENROLLMENT_TOKEN_REJECTED'
+  | 'NOT_IMPLEMENTED';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;
@@ -91,4 +97,51 @@ export class IllegalStateTransition extends FleetkeyError {
 
 export class UnsupportedAlgorithm extends FleetkeyError {
   readonly code = 'UNSUPPORTED_ALGORITHM' as const;
+}
+
+/** A request field is missing, malformed or out of range (beyond what the wire codec checks). */
+export class InvalidArgument extends FleetkeyError {
+  readonly code = 'INVALID_ARGUMENT' as const;
+}
+
+/** No valid credential: missing, unknown or revoked. One fixed message, whichever it was. */
+export class Unauthenticated extends FleetkeyError {
+  readonly code = 'UNAUTHENTICATED' as const;
+  constructor(options: FleetkeyErrorOptions = {}) {
+    super('missing, unknown or revoked credential', options);
+  }
+}
+
+/** A valid caller asked for something its role or fleet scope does not allow. */
+export class PermissionDenied extends FleetkeyError {
+  readonly code = 'PERMISSION_DENIED' as const;
+}
+
+/** Why an enrollment token was refused. `unknown` also covers a forged token. */
+export type EnrollmentTokenRejection = 'unknown' | 'used' | 'expired' | 'revoked' | 'out-of-scope';
+
+const ENROLLMENT_REJECTION_MESSAGES: Readonly<Record<EnrollmentTokenRejection, string>> = Object.freeze({
+  unknown: 'enrollment token not recognised',
+  used: 'enrollment token already used',
+  expired: 'enrollment token expired',
+  revoked: 'enrollment token revoked',
+  'out-of-scope': 'enrollment token is not valid for this device',
+});
+
+/**
+ * An enrollment token was refused. The reason is told to the station (a token is a 256-bit random
+ * secret, so naming why a presented one failed gives a guesser nothing) and is a stable field.
+ */
+export class EnrollmentTokenRejected extends FleetkeyError {
+  readonly code = 'ENROLLMENT_TOKEN_REJECTED' as const;
+  readonly reason: EnrollmentTokenRejection;
+  constructor(reason: EnrollmentTokenRejection, detail?: string, options: FleetkeyErrorOptions = {}) {
+    super(detail === undefined ? ENROLLMENT_REJECTION_MESSAGES[reason] : `${ENROLLMENT_REJECTION_MESSAGES[reason]}: ${detail}`, options);
+    this.reason = reason;
+  }
+}
+
+/** The operation is part of the contract but this build does not provide it yet. */
+export class NotImplemented extends FleetkeyError {
+  readonly code = 'NOT_IMPLEMENTED' as const;
 }

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetkey/v1/provisioning.proto.
  */
 export const file_fleetkey_v1_provisioning: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mbGVldGtleS92MS9wcm92aXNpb25pbmcucHJvdG8SC2ZsZWV0a2V5LnYxIsYBCg1FbnJvbGxSZXF1ZXN0EiEKEGVucm9sbG1lbnRfdG9rZW4YASABKAlCB8LzGAMIgAISFQoDY3NyGAIgASgMQgjC8xgECICAARIbCglkZXZpY2VfaWQYAyABKAlCCMLzGAQIQBgBEh4KDXNlcmlhbF9udW1iZXIYBCABKAlCB8LzGAMIgAESHQoNYWdlbnRfdmVyc2lvbhgFIAEoCUIGwvMYAghAEh8KDmhhcmR3YXJlX21vZGVsGAYgASgJQgfC8xgDCIABIpYDCg5FbnJvbGxSZXNwb25zZRIdCgtjZXJ0aWZpY2F0ZRgBIAEoDEIIwvMYBAiAgAESHAoIY2FfY2hhaW4YAiADKAxCCsLzGAYIgIABEAgSMAoNZW1lcmdlbmN5X2tleRgDIAEoCzIZLmZsZWV0a2V5LnYxLkVtZXJnZW5jeUtleRIqCgprZXlfYnVuZGxlGAQgASgLMhYuZmxlZXRrZXkudjEuS2V5QnVuZGxlEiMKEmNvbnRyb2xsZXJfYWRkcmVzcxgFIAEoCUIHwvMYAwj/ARIfCg5icm9rZXJfYWRkcmVzcxgGIAEoCUIHwvMYAwj/ARIXCgVmbGVldBgHIAEoCUIIwvMYBAhAGAESFwoFZ3JvdXAYCCABKAlCCMLzGAQIQBgBEhsKCWRldmljZV9pZBgJIAEoCUIIwvMYBAhAGAESGAoQY29tbWFuZF9zZXF1ZW5jZRgKIAEoBBI6Cg9yZXZvY2F0aW9uX2xpc3QYCyABKAsyIS5mbGVldGtleS52MS5TaWduZWRSZXZvY2F0aW9uTGlzdDJYChNQcm92aXNpb25pbmdTZXJ2aWNlEkEKBkVucm9sbBIaLmZsZWV0a2V5LnYxLkVucm9sbFJlcXVlc3QaGy5mbGVldGtleS52MS5FbnJvbGxSZXNwb25zZWIGcHJvdG8z", [file_fleetkey_v1_limits, file_fleetkey_v1_messages]);
+  fileDesc("Ch5mbGVldGtleS92MS9wcm92aXNpb25pbmcucHJvdG8SC2ZsZWV0a2V5LnYxIsYBCg1FbnJvbGxSZXF1ZXN0EiEKEGVucm9sbG1lbnRfdG9rZW4YASABKAlCB8LzGAMIgAISFQoDY3NyGAIgASgMQgjC8xgECICAARIbCglkZXZpY2VfaWQYAyABKAlCCMLzGAQIQBgBEh4KDXNlcmlhbF9udW1iZXIYBCABKAlCB8LzGAMIgAESHQoNYWdlbnRfdmVyc2lvbhgFIAEoCUIGwvMYAghAEh8KDmhhcmR3YXJlX21vZGVsGAYgASgJQgfC8xgDCIABIsIDCg5FbnJvbGxSZXNwb25zZRIdCgtjZXJ0aWZpY2F0ZRgBIAEoDEIIwvMYBAiAgAESHAoIY2FfY2hhaW4YAiADKAxCCsLzGAYIgIABEAgSMAoNZW1lcmdlbmN5X2tleRgDIAEoCzIZLmZsZWV0a2V5LnYxLkVtZXJnZW5jeUtleRIqCgprZXlfYnVuZGxlGAQgASgLMhYuZmxlZXRrZXkudjEuS2V5QnVuZGxlEiMKEmNvbnRyb2xsZXJfYWRkcmVzcxgFIAEoCUIHwvMYAwj/ARIfCg5icm9rZXJfYWRkcmVzcxgGIAEoCUIHwvMYAwj/ARIXCgVmbGVldBgHIAEoCUIIwvMYBAhAGAESFwoFZ3JvdXAYCCABKAlCCMLzGAQIQBgBEhsKCWRldmljZV9pZBgJIAEoCUIIwvMYBAhAGAESGAoQY29tbWFuZF9zZXF1ZW5jZRgKIAEoBBI6Cg9yZXZvY2F0aW9uX2xpc3QYCyABKAsyIS5mbGVldGtleS52MS5TaWduZWRSZXZvY2F0aW9uTGlzdBIqChZzZXJ2ZXJfY2FfY2VydGlmaWNhdGVzGAwgAygMQgrC8xgGCICAARAIMlgKE1Byb3Zpc2lvbmluZ1NlcnZpY2USQQoGRW5yb2xsEhouZmxlZXRrZXkudjEuRW5yb2xsUmVxdWVzdBobLmZsZWV0a2V5LnYxLkVucm9sbFJlc3BvbnNlYgZwcm90bzM", [file_fleetkey_v1_limits, file_fleetkey_v1_messages]);
 
 /**
  * Request of ProvisioningService.Enroll.
@@ -168,6 +168,15 @@ export type EnrollResponse = Message<"fleetkey.v1.EnrollResponse"> & {
    * @generated from field: fleetkey.v1.SignedRevocationList revocation_list = 11;
    */
   revocationList?: SignedRevocationList | undefined;
+
+  /**
+   * Trust anchors for the controller's and the broker's TLS server certificates, DER (the
+   * controller's TLS CA, which is not the fleet CA: a server certificate must never be able to
+   * pose as a device). Max 8 certificates of 16384 bytes each.
+   *
+   * @generated from field: repeated bytes server_ca_certificates = 12;
+   */
+  serverCaCertificates: Uint8Array[];
 };
 
 /**
@@ -186,9 +195,12 @@ export const ProvisioningService: GenService<{
   /**
    * Exchanges an enrollment token and a CSR for the robot's certificate, the fleet CA chain, the
    * emergency public key to pin, the first communication key epochs and the addresses to use.
-   * Errors: UNAUTHENTICATED for a missing, unknown, used, revoked or expired token (one fixed
-   * message, whichever it was); INVALID_ARGUMENT for a bad CSR or a device id or serial the token
-   * is not bound to; ALREADY_EXISTS for a device id already enrolled in the fleet.
+   * Errors: UNAUTHENTICATED (fleetkey code ENROLLMENT_TOKEN_REJECTED) for an unknown, used,
+   * revoked or expired token or one whose scope (serial binding) does not fit the request, each
+   * with its own message (a token is a 256-bit random secret, so the reason tells a guesser
+   * nothing); INVALID_ARGUMENT for a bad CSR (CSR_INVALID), a key algorithm the policy refuses
+   * (UNSUPPORTED_ALGORITHM) or a malformed device id; ALREADY_EXISTS (RECORD_EXISTS) for a device
+   * id already enrolled in the fleet. The token is burnt in every case but an unknown one.
    *
    * @generated from rpc fleetkey.v1.ProvisioningService.Enroll
    */
