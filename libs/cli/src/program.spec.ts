@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { EXIT, createProgram, readPackageVersion, runProgram } from './program.js';
+import { EXIT, EXIT_MEANINGS, createProgram, exitCodeHelp, readPackageVersion, runProgram } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetkey-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,5 +33,14 @@ describe('CLI frame', () => {
       write.mockRestore();
       writeErr.mockRestore();
     }
+  });
+
+  it('keeps the exit codes distinct, stable and documented', () => {
+    expect(EXIT).toMatchObject({ ok: 0, failure: 1, usage: 2, unauthenticated: 3, permissionDenied: 4, notFound: 5, unavailable: 6, conflict: 7 });
+    expect(new Set(Object.values(EXIT)).size).toBe(Object.keys(EXIT).length);
+    expect(Object.keys(EXIT_MEANINGS).sort()).toEqual(Object.keys(EXIT).sort());
+    const help = exitCodeHelp().split('\n');
+    expect(help).toHaveLength(Object.keys(EXIT).length);
+    expect(help[3]).toBe(`  3  ${EXIT_MEANINGS.unauthenticated}`);
   });
 });

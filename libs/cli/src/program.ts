@@ -6,8 +6,39 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 
-/** Exit codes shared by every fleetkey CLI, so scripts can tell failure kinds apart. */
-export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
+/**
+ * Exit codes shared by every fleetkey CLI, so scripts can tell failure kinds apart. The values are
+ * a public contract: scripts branch on them, so a code is never renumbered or reused.
+ */
+export const EXIT = Object.freeze({
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unauthenticated: 3,
+  permissionDenied: 4,
+  notFound: 5,
+  unavailable: 6,
+  conflict: 7,
+});
+
+export type ExitCodeName = keyof typeof EXIT;
+
+/** One line per exit code, for --help epilogues; kept beside EXIT so the two cannot drift. */
+export const EXIT_MEANINGS: Readonly<Record<ExitCodeName, string>> = Object.freeze({
+  ok: 'success',
+  failure: 'the operation failed (or, for a check, found a problem)',
+  usage: 'bad command line, settings or request',
+  unauthenticated: 'the credential was missing, unknown or revoked',
+  permissionDenied: "the credential's role or fleet scope does not allow the operation",
+  notFound: 'the named fleet, operator, token or device does not exist',
+  unavailable: 'the server could not be reached, its TLS certificate was refused, or it did not answer in time',
+  conflict: 'the request conflicts with existing state (already exists, already used or revoked)',
+});
+
+/** The exit-code table as help text: `  0  success`, one line per code. */
+export function exitCodeHelp(): string {
+  return (Object.keys(EXIT) as ExitCodeName[]).map((name) => `  ${EXIT[name]}  ${EXIT_MEANINGS[name]}`).join('\n');
+}
 
 export interface ProgramOptions {
   readonly name: string;

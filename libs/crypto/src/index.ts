@@ -11,3 +11,4 @@ export * from './sign/index.js';
 export * from './x509/index.js';
 export * from './wrap/index.js';
 export * from './checksum/index.js';
+export * from './commitment/index.js';

@@ -7,12 +7,14 @@
  * Trust boundary: the `...FromProto` functions take numbers from untrusted messages; proto3 enums
  * are open, so any int32 can arrive. UNSPECIFIED and unknown values are MessageMalformed.
  */
+import type { SignatureAlgorithm } from '@fleetkey/crypto';
 import type { KeyAlgorithm, KeyKind, KeyState } from '@fleetkey/key-types';
 import { MessageMalformed } from './errors.js';
 import {
   KeyAlgorithm as PbKeyAlgorithm,
   KeyKind as PbKeyKind,
   KeyState as PbKeyState,
+  SignatureAlgorithm as PbSignatureAlgorithm,
 } from './gen/fleetkey/v1/common_pb.js';
 
 const KEY_STATE_TO_PROTO: Readonly<Record<KeyState, PbKeyState>> = Object.freeze({
@@ -45,6 +47,15 @@ const KEY_ALGORITHM_TO_PROTO: Readonly<Record<KeyAlgorithm, PbKeyAlgorithm>> = O
   CHACHA20_POLY1305: PbKeyAlgorithm.CHACHA20_POLY1305,
 });
 
+const SIGNATURE_ALGORITHM_TO_PROTO: Readonly<Record<SignatureAlgorithm, PbSignatureAlgorithm>> = Object.freeze({
+  ECDSA_P256_SHA256: PbSignatureAlgorithm.ECDSA_P256_SHA256,
+  ECDSA_P384_SHA384: PbSignatureAlgorithm.ECDSA_P384_SHA384,
+  ECDSA_P521_SHA512: PbSignatureAlgorithm.ECDSA_P521_SHA512,
+  RSA_PSS_SHA256: PbSignatureAlgorithm.RSA_PSS_SHA256,
+  RSA_PKCS1_SHA256: PbSignatureAlgorithm.RSA_PKCS1_SHA256,
+  ED25519: PbSignatureAlgorithm.ED25519,
+});
+
 function invert<K extends string>(table: Readonly<Record<K, number>>): ReadonlyMap<number, K> {
   return new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]));
 }
@@ -52,6 +63,7 @@ function invert<K extends string>(table: Readonly<Record<K, number>>): ReadonlyM
 const KEY_STATE_FROM_PROTO = invert(KEY_STATE_TO_PROTO);
 const KEY_KIND_FROM_PROTO = invert(KEY_KIND_TO_PROTO);
 const KEY_ALGORITHM_FROM_PROTO = invert(KEY_ALGORITHM_TO_PROTO);
+const SIGNATURE_ALGORITHM_FROM_PROTO = invert(SIGNATURE_ALGORITHM_TO_PROTO);
 
 function fromProto<K extends string>(table: ReadonlyMap<number, K>, what: string, value: number): K {
   // Precondition: UNSPECIFIED and unknown wire values are MESSAGE_MALFORMED.
@@ -85,4 +97,14 @@ export function keyAlgorithmToProto(algorithm: KeyAlgorithm): PbKeyAlgorithm {
 /** @throws MessageMalformed for UNSPECIFIED or a value this build does not know. */
 export function keyAlgorithmFromProto(value: PbKeyAlgorithm): KeyAlgorithm {
   return fromProto(KEY_ALGORITHM_FROM_PROTO, 'key algorithm', value);
+}
+
+export function signatureAlgorithmToProto(algorithm: SignatureAlgorithm): PbSignatureAlgorithm {
+  const found = SIGNATURE_ALGORITHM_TO_PROTO[algorithm];
+  if (found === undefined) throw new RangeError(`unknown signature algorithm ${String(algorithm)}`);
+  return found;
+}
+
+export function signatureAlgorithmFromProto(value: PbSignatureAlgorithm): SignatureAlgorithm {
+  return fromProto(SIGNATURE_ALGORITHM_FROM_PROTO, 'signature algorithm', value);
 }

@@ -24,3 +24,4 @@ export * from './signed.js';
 export * from './topics.js';
 export * from './acl.js';
 export * from './grpc/index.js';
+export * from './key-bundle.js';
