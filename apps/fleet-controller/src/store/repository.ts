@@ -82,7 +82,7 @@ export interface Device {
   readonly fleetId: string;
   readonly deviceId: string;
   readonly groupId: string | null;
-  /** Hardware serial reported at provisioning. */
+  /** Hardware serial reported at provisioning; empty when the station did not send one. */
   readonly serial: string;
   readonly certificateDer: Uint8Array;
   /** Certificate serial number, lower-case hex. */

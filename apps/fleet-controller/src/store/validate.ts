@@ -41,6 +41,13 @@ export function boundedString(name: string, value: unknown, max: number): string
   return value;
 }
 
+/** Like boundedString but admits the empty string (a field that may be unknown, such as a device serial). */
+export function stringUpTo(name: string, value: unknown, max: number): string {
+  if (typeof value !== 'string') throw new TypeError(`"${name}" expected a string`);
+  if (value.length > max) throw new RangeError(`"${name}" expected at most ${max} characters, got ${value.length}`);
+  return value;
+}
+
 export function optionalBoundedString(name: string, value: unknown, max: number): string | null {
   return value === undefined || value === null ? null : boundedString(name, value, max);
 }

@@ -288,7 +288,7 @@ export class SqliteTxView {
       fleet_id: v.id('fleet', input.fleetId),
       device_id: v.id('device', input.deviceId),
       group_id: v.optionalGroup(input.groupId),
-      serial: v.boundedString('serial', input.serial, v.MAX_SERIAL_LENGTH),
+      serial: v.stringUpTo('serial', input.serial, v.MAX_SERIAL_LENGTH),
       certificate_der: Buffer.from(v.bytes('certificateDer', input.certificateDer, v.MAX_CERTIFICATE_DER_LENGTH)),
       certificate_serial: v.matching('certificateSerial', input.certificateSerial, v.CERTIFICATE_SERIAL_PATTERN),
       key_algorithm: v.matching('keyAlgorithm', input.keyAlgorithm, v.KEY_ALGORITHM_PATTERN),

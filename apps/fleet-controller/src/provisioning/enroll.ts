@@ -1,0 +1,164 @@
+/**
+ * ProvisioningService.Enroll (DESIGN.md flow 1): an enrollment token and a CSR in, a device
+ * certificate signed by the fleet CA key in the KMS, the CA chain, the emergency key to pin, the
+ * first key bundle and the addresses out.
+ *
+ * Order matters: the token is burnt first and on its own (not inside the enrollment's
+ * transaction), so a request that fails afterwards — bad CSR, refused algorithm, taken id — still
+ * uses the token up; then everything that changes state (the device, the token's device, the
+ * audit record) commits in one transaction.
+ *
+ * Trust boundary: the request is untrusted; the token is a secret that is hashed at once and
+ * never logged or audited; the CSR is verified (proof of possession, key policy) before its key
+ * is used; the CSR's own names are ignored — the controller names the device.
+ */
+import { create } from '@bufbuild/protobuf';
+import { issueDeviceCertificate, verifyCsr } from '@fleetkey/crypto';
+import {
+  EnrollmentTokenRejected,
+  InvalidArgument,
+  KIND_POLICIES,
+  isFleetkeyError,
+  type FleetkeyErrorCode,
+} from '@fleetkey/key-types';
+import { EnrollResponseSchema, type EnrollRequest, type EnrollResponse } from '@fleetkey/protocol';
+import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
+import { loadRevocationList } from '../fleets/settings.js';
+import type { ControllerCore } from '../core/core.js';
+import { MAX_TOKEN_LENGTH, RecordExists, TOKEN_PREFIX, hashToken, type BurnFailureReason, type EnrollmentToken } from '../store/index.js';
+import { emergencyKeyOf, keyBundleFor } from './device-keys.js';
+import { isValidSerial, serialMatches } from './serial-pattern.js';
+
+export const DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000;
+
+export interface EnrollmentDeps {
+  readonly core: ControllerCore;
+  /** Where devices reach the controller (gRPC, `host:port`) and the broker (`mqtts://host:port`). */
+  readonly advertisedAddresses: () => { readonly controller: string; readonly broker: string };
+  readonly deviceCertificateValidityMs?: number;
+  /** Told of every outcome (metrics); never given the token. */
+  readonly onOutcome?: (fleetId: string | undefined, result: 'ok' | FleetkeyErrorCode | 'internal') => void;
+}
+
+const REJECTION_OF_BURN: Readonly<Record<BurnFailureReason, 'unknown' | 'used' | 'expired' | 'revoked'>> = Object.freeze({
+  unknown: 'unknown',
+  used: 'used',
+  expired: 'expired',
+  revoked: 'revoked',
+});
+
+function errorCodeOf(error: unknown): FleetkeyErrorCode | null {
+  return isFleetkeyError(error) ? error.code : null;
+}
+
+/** Hashes the presented token; a token of the wrong shape is simply unknown (it cannot exist). */
+function presentedTokenHash(token: string): Uint8Array | undefined {
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX.enrollment)) return undefined;
+  return hashToken(token);
+}
+
+export async function enroll(deps: EnrollmentDeps, request: EnrollRequest): Promise<EnrollResponse> {
+  const { core } = deps;
+  const deviceId = request.deviceId;
+  if (deviceId === '') throw new InvalidArgument('device_id is required');
+  if (request.csr.length === 0) throw new InvalidArgument('csr is required');
+  if (request.serialNumber !== '' && !isValidSerial(request.serialNumber)) throw new InvalidArgument('serial_number must be printable ASCII without spaces');
+
+  const tokenHash = presentedTokenHash(request.enrollmentToken);
+  const burn = tokenHash === undefined ? ({ ok: false, reason: 'unknown' } as const) : await core.repository.burnEnrollmentToken(tokenHash, core.clock());
+  if (!burn.ok) {
+    const error = new EnrollmentTokenRejected(REJECTION_OF_BURN[burn.reason]);
+    await core.repository.audit.append({ actor: `device:${deviceId}`, action: 'token.burn', deviceId, result: 'denied', errorCode: error.code, details: { reason: burn.reason } });
+    deps.onOutcome?.(undefined, error.code);
+    throw error;
+  }
+  const token = burn.token;
+  await core.repository.audit.append({ actor: `device:${deviceId}`, action: 'token.burn', fleetId: token.fleetId, deviceId, result: 'ok', details: { enrollment: token.id } });
+
+  try {
+    const response = await enrollWithToken(deps, request, token);
+    deps.onOutcome?.(token.fleetId, 'ok');
+    return response;
+  } catch (error) {
+    const denied = isFleetkeyError(error);
+    await core.repository.audit
+      .append({
+        actor: `device:${deviceId}`,
+        action: 'device.enroll',
+        fleetId: token.fleetId,
+        deviceId,
+        result: denied ? 'denied' : 'error',
+        errorCode: errorCodeOf(error),
+        details: { enrollment: token.id },
+      })
+      .catch(() => undefined);
+    deps.onOutcome?.(token.fleetId, errorCodeOf(error) ?? 'internal');
+    throw error;
+  }
+}
+
+async function enrollWithToken(deps: EnrollmentDeps, request: EnrollRequest, token: EnrollmentToken): Promise<EnrollResponse> {
+  const { core } = deps;
+  const deviceId = request.deviceId;
+  if (token.serialPattern !== null && !serialMatches(token.serialPattern, request.serialNumber)) {
+    throw new EnrollmentTokenRejected('out-of-scope', 'the serial number does not match the one the token is bound to');
+  }
+  const csr = verifyCsr(request.csr, { allowedKeyAlgorithms: KIND_POLICIES['device-identity'].allowedAlgorithms });
+  if ((await core.repository.getDevice(token.fleetId, deviceId)) !== undefined) {
+    throw new RecordExists(`device ${deviceId} is already enrolled in fleet ${token.fleetId}`);
+  }
+
+  const keys = await core.fleetKeys(token.fleetId);
+  const now = core.clock();
+  const certificate = await issueDeviceCertificate({
+    issuerSigner: await core.signer(keys.caKeyId),
+    issuerCertificate: keys.caCertificateDer,
+    publicKey: csr.publicKey,
+    fleet: token.fleetId,
+    deviceId,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + (deps.deviceCertificateValidityMs ?? DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS)),
+  });
+
+  // Built before the device is recorded: a failure here leaves no device without keys.
+  const keyBundle = await keyBundleFor(core, { fleetId: token.fleetId, groupId: token.groupId, deviceId, publicKey: csr.publicKey });
+  const [emergencyKey, revocationList] = await Promise.all([emergencyKeyOf(core, keys), loadRevocationList(core.repository, token.fleetId)]);
+
+  await core.repository.transaction(async (tx) => {
+    await tx.createDevice({
+      fleetId: token.fleetId,
+      deviceId,
+      groupId: token.groupId,
+      serial: request.serialNumber,
+      certificateDer: certificate.der,
+      certificateSerial: certificate.serialNumber,
+      keyAlgorithm: csr.keyAlgorithm,
+    });
+    await tx.setEnrollmentTokenDevice(token.fleetId, token.id, deviceId);
+    await tx.audit.append({
+      actor: `device:${deviceId}`,
+      action: 'device.enroll',
+      fleetId: token.fleetId,
+      deviceId,
+      keyRef: `fleet-ca:${keys.caKeyId}`,
+      result: 'ok',
+      details: { enrollment: token.id, certificateSerial: certificate.serialNumber, algorithm: csr.keyAlgorithm },
+    });
+  });
+
+  const addresses = deps.advertisedAddresses();
+  return create(EnrollResponseSchema, {
+    certificate: certificate.der,
+    caChain: [keys.caCertificateDer],
+    emergencyKey,
+    keyBundle,
+    controllerAddress: addresses.controller,
+    brokerAddress: addresses.broker,
+    fleet: token.fleetId,
+    group: token.groupId ?? '',
+    deviceId,
+    commandSequence: 0n,
+    ...(revocationList === undefined ? {} : { revocationList }),
+    serverCaCertificates: [core.controllerKeys.tlsCaCertificateDer],
+  });
+}
