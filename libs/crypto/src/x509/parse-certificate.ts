@@ -7,7 +7,7 @@
  *
  * Trust boundary: the input is attacker bytes; every failure is `CertificateInvalid`.
  */
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, Version } from '@peculiar/asn1-x509';
@@ -68,8 +68,26 @@ export function serialMagnitude(serial: Uint8Array): Uint8Array | undefined {
  * @throws CertificateInvalid ('too-large' | 'malformed' | 'non-canonical' | 'unsupported-algorithm').
  * @throws TypeError when `input` is neither a string nor a Uint8Array.
  */
+/** Parsed certificates kept by content: issuers and anchors are parsed once, not per issuance or handshake. */
+export const PARSED_CERTIFICATE_CACHE_SIZE = 256;
+const parsedByDigest = new Map<string, ParsedCertificate>();
+
+/**
+ * Parses and checks a certificate strictly. Results are cached by the SHA-256 of the DER (a hit
+ * returns the same frozen object): a fleet CA is parsed once, not on every certificate it signs.
+ */
 export function parseCertificate(input: CertificateInput): ParsedCertificate {
   const der = decodePemOrDer(input, 'CERTIFICATE', MAX_CERTIFICATE_BYTES, (reason) => fail(reason));
+  const digest = createHash('sha256').update(der).digest('base64');
+  const cached = parsedByDigest.get(digest);
+  if (cached !== undefined) return cached;
+  const parsed = Object.freeze(parseUncached(new Uint8Array(der)));
+  if (parsedByDigest.size >= PARSED_CERTIFICATE_CACHE_SIZE) parsedByDigest.delete(parsedByDigest.keys().next().value!);
+  parsedByDigest.set(digest, parsed);
+  return parsed;
+}
+
+function parseUncached(der: Uint8Array): ParsedCertificate {
   let cert: Certificate;
   try {
     cert = AsnConvert.parse(der, Certificate);
