@@ -291,3 +291,19 @@ describe('issueDeviceCertificate', () => {
     }
   });
 });
+
+describe('what issuance reports about its certificates', () => {
+  it('matches what the strict parser reads from the DER, for CA and device certificates of every CA algorithm', async () => {
+    const { parseCertificate } = await import('./parse-certificate.js');
+    for (const algorithm of CA_ALGORITHMS) {
+      const ca = cas.get(algorithm)!;
+      for (const issued of [ca.certificate, (await makeDevice(ca)).certificate]) {
+        const parsed = parseCertificate(issued.der);
+        expect(parsed.serialNumber).toBe(issued.serialNumber);
+        expect(parsed.notBefore.getTime()).toBe(issued.notBefore.getTime());
+        expect(parsed.notAfter.getTime()).toBe(issued.notAfter.getTime());
+        expect(new X509Certificate(issued.pem).serialNumber.toLowerCase().replace(/^0+/, '')).toBe(issued.serialNumber.replace(/^0+/, ''));
+      }
+    }
+  });
+});
