@@ -31,8 +31,8 @@ export const EXIT_MEANINGS: Readonly<Record<ExitCodeName, string>> = Object.free
   unauthenticated: 'the credential was missing, unknown or revoked',
   permissionDenied: "the credential's role or fleet scope does not allow the operation",
   notFound: 'the named fleet, operator, token or device does not exist',
-  unavailable: 'the server could not be reached, its TLS certificate was refused, or it did not answer in time',
-  conflict: 'the request conflicts with existing state (already exists, already used or revoked)',
+  unavailable: 'the server was unreachable, failed TLS verification, or did not answer in time',
+  conflict: 'the request conflicts with existing state (exists, used, revoked)',
 });
 
 /** The exit-code table as help text: `  0  success`, one line per code. */
