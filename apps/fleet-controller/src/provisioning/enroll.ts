@@ -64,16 +64,23 @@ export async function enroll(deps: EnrollmentDeps, request: EnrollRequest): Prom
   if (request.csr.length === 0) throw new InvalidArgument('csr is required');
   if (request.serialNumber !== '' && !isValidSerial(request.serialNumber)) throw new InvalidArgument('serial_number must be printable ASCII without spaces');
 
+  // The burn and its audit record commit together, in a transaction of their own: the burn
+  // stands whatever happens to the enrollment afterwards.
   const tokenHash = presentedTokenHash(request.enrollmentToken);
-  const burn = tokenHash === undefined ? ({ ok: false, reason: 'unknown' } as const) : await core.repository.burnEnrollmentToken(tokenHash, core.clock());
+  const burn = await core.repository.transaction(async (tx) => {
+    const result = tokenHash === undefined ? ({ ok: false, reason: 'unknown' } as const) : await tx.burnEnrollmentToken(tokenHash, core.clock());
+    await tx.audit.append(
+      result.ok
+        ? { actor: `device:${deviceId}`, action: 'token.burn', fleetId: result.token.fleetId, deviceId, result: 'ok', details: { enrollment: result.token.id } }
+        : { actor: `device:${deviceId}`, action: 'token.burn', deviceId, result: 'denied', errorCode: 'ENROLLMENT_TOKEN_REJECTED', details: { reason: result.reason } },
+    );
+    return result;
+  });
   if (!burn.ok) {
-    const error = new EnrollmentTokenRejected(REJECTION_OF_BURN[burn.reason]);
-    await core.repository.audit.append({ actor: `device:${deviceId}`, action: 'token.burn', deviceId, result: 'denied', errorCode: error.code, details: { reason: burn.reason } });
-    deps.onOutcome?.(undefined, error.code);
-    throw error;
+    deps.onOutcome?.(undefined, 'ENROLLMENT_TOKEN_REJECTED');
+    throw new EnrollmentTokenRejected(REJECTION_OF_BURN[burn.reason]);
   }
   const token = burn.token;
-  await core.repository.audit.append({ actor: `device:${deviceId}`, action: 'token.burn', fleetId: token.fleetId, deviceId, result: 'ok', details: { enrollment: token.id } });
 
   try {
     const response = await enrollWithToken(deps, request, token);

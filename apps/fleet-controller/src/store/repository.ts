@@ -199,8 +199,9 @@ export interface RepositoryTx {
    * Burns a token atomically: of any number of concurrent burns of one token (across processes
    * and replicas) exactly one gets `ok: true`. The hash itself names the fleet, so no fleet
    * argument: the caller then checks the token's scope against its request.
-   * Call it on the repository itself, not inside the enrollment's transaction: a token is burnt
-   * even when the enrollment then fails, and a rolled-back transaction would un-burn it.
+   * Call it on the repository itself or in a transaction of its own (with its audit record), never
+   * inside the enrollment's transaction: a token is burnt even when the enrollment then fails, and
+   * a rolled-back enrollment would un-burn it.
    */
   burnEnrollmentToken(tokenHash: Uint8Array, now: Millis): Promise<BurnResult>;
   /** Records which device a burnt token enrolled. @throws RecordNotFound */
