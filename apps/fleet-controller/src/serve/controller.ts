@@ -1,0 +1,280 @@
+/**
+ * `fleet-controller serve`: the composition root. Opens the data directory (KMS provider, state
+ * store, controller keys, sealed TLS key), starts the gRPC server (operators and stations over
+ * TLS, robots over mutual TLS), the embedded MQTT broker (TLS with device certificates), and the
+ * HTTP probe/metrics port; signs the audit head at intervals and on shutdown; and stops in the
+ * reverse order, draining gRPC calls first.
+ *
+ * Trust boundary: this is where configuration becomes running parts. Secrets handled here — the
+ * TLS private key PEM — are zeroized on close; logs go through the redacting logger only.
+ */
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { isFleetkeyError } from '@fleetkey/key-types';
+import type { KmsEnvironment } from '@fleetkey/kms-core';
+import { createKmsProviderStack } from '@fleetkey/kms-providers';
+import {
+  DeviceService,
+  OperatorService,
+  ProvisioningService,
+  addService,
+  bindServer,
+  createServer,
+  shutdownServer,
+} from '@fleetkey/protocol';
+import { signHead } from '../audit/index.js';
+import { ControllerCore } from '../core/core.js';
+import { loadControllerKeys } from '../core/controller-keys.js';
+import { derToPem, openServerTls } from '../core/server-tls.js';
+import { dataDirPaths, inDataDir, readControllerSettings, type DataDirPaths } from '../datadir/layout.js';
+import { createFleetAdministration } from '../fleets/administration.js';
+import type { ComponentHealthReport } from '../operator/deps.js';
+import { createOperatorService } from '../operator/operator-service.js';
+import { authenticateDevice, createDeviceService, enroll } from '../provisioning/index.js';
+import { createLogger, type LogLevel, type Logger } from '../runtime/logger.js';
+import { createControllerMetrics } from '../runtime/metrics.js';
+import { startHttpServer } from '../runtime/http.js';
+import { formatAddress, parseListenAddress, readyLine } from '../runtime/listen.js';
+import { startMqttBroker, type EmbeddedBroker } from '../runtime/mqtt-broker.js';
+import { openSqliteRepository, type Repository } from '../store/index.js';
+import { InMemoryCertificateProvider, serverCredentialsOf } from './grpc-tls.js';
+
+export const DEFAULT_GRPC_LISTEN = '127.0.0.1:7443';
+export const DEFAULT_MQTT_LISTEN = '127.0.0.1:8883';
+export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9090';
+export const DEFAULT_AUDIT_SIGN_INTERVAL_MS = 5 * 60_000;
+export const DEFAULT_DRAIN_MS = 10_000;
+
+export interface ServeOptions {
+  readonly dataDir: string;
+  readonly grpcListen?: string;
+  readonly mqttListen?: string;
+  readonly httpListen?: string;
+  /** The gRPC address robots are told at enrollment (default: the bound one). */
+  readonly advertiseGrpc?: string;
+  /** The broker address robots are told (default: the bound one). */
+  readonly advertiseMqtt?: string;
+  /** For the KMS provider's vendor variables (VAULT_TOKEN, AZURE_CLIENT_SECRET, …). */
+  readonly env: KmsEnvironment;
+  readonly logLevel?: LogLevel;
+  readonly logDestination?: Writable;
+  readonly auditSignIntervalMs?: number;
+  readonly deviceCertificateValidityMs?: number;
+  readonly drainMs?: number;
+  readonly version: string;
+  readonly clock?: () => number;
+}
+
+export interface RunningController {
+  readonly addresses: { readonly grpc: string; readonly mqtt: string; readonly http: string };
+  /** The stdout line scripts wait for. */
+  readonly readyLine: string;
+  readonly logger: Logger;
+  readonly core: ControllerCore;
+  readonly dataDir: DataDirPaths;
+  /** Drains and stops everything; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The KMS configuration from controller.json, with local paths resolved and the Vault token from the environment. */
+function kmsConfigFor(paths: DataDirPaths, stored: Record<string, unknown>, env: KmsEnvironment): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...stored };
+  const local = stored['local'] as { path?: string; passphraseFile?: string } | undefined;
+  if (local?.path !== undefined && local.passphraseFile !== undefined) {
+    config['local'] = { path: inDataDir(paths, local.path), passphraseFile: inDataDir(paths, local.passphraseFile) };
+  }
+  const vault = stored['vault'] as Record<string, unknown> | undefined;
+  if (vault !== undefined && vault['token'] === undefined && vault['tokenFile'] === undefined && env['VAULT_TOKEN'] !== undefined) {
+    config['vault'] = { ...vault, token: env['VAULT_TOKEN'] };
+  }
+  return config;
+}
+
+/** Every fleet CA certificate, PEM, concatenated: what the TLS servers ask client certificates to chain to. */
+async function fleetCaBundle(core: ControllerCore): Promise<Buffer> {
+  const fleets = await core.repository.listFleets();
+  const pems: string[] = [];
+  for (const fleet of fleets) pems.push(derToPem((await core.fleetKeys(fleet.id)).caCertificateDer));
+  return Buffer.from(pems.join(''));
+}
+
+export async function startController(options: ServeOptions): Promise<RunningController> {
+  const clock = options.clock ?? Date.now;
+  const paths = dataDirPaths(options.dataDir);
+  const settings = readControllerSettings(paths);
+  const logger = createLogger({ level: options.logLevel ?? 'info', name: 'fleet-controller', ...(options.logDestination === undefined ? {} : { destination: options.logDestination }) });
+  const metrics = createControllerMetrics();
+  const grpcAt = parseListenAddress(options.grpcListen ?? DEFAULT_GRPC_LISTEN);
+  const mqttAt = parseListenAddress(options.mqttListen ?? DEFAULT_MQTT_LISTEN);
+  const httpAt = parseListenAddress(options.httpListen ?? DEFAULT_HTTP_LISTEN);
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const runCleanups = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    const stack = await createKmsProviderStack(kmsConfigFor(paths, settings.kms, options.env), { env: options.env, source: 'env', metrics: metrics.kmsSink });
+    const kms = stack.provider;
+    cleanups.push(() => kms.close());
+    const repository: Repository = await openSqliteRepository({ path: paths.state, clock });
+    cleanups.push(() => repository.close());
+    const controllerKeys = await loadControllerKeys(repository);
+    const core = new ControllerCore({ repository, kms, clock, controllerKeys });
+    cleanups.push(() => core.close());
+    const auditSigner = await core.signer(controllerKeys.auditKeyId);
+    const auditKey = await auditSigner.publicKey();
+    const signAuditHead = async (reason: string): Promise<void> => {
+      try {
+        const head = await signHead(repository, auditSigner, clock());
+        if (head !== undefined) logger.debug({ sequence: head.sequence, reason }, 'audit head signed');
+      } catch (error) {
+        logger.error({ err: error }, 'signing the audit head failed');
+      }
+    };
+    const auditTimer: { current?: NodeJS.Timeout } = {};
+    // Registered here so it runs after every transport has closed (cleanups run in reverse) and
+    // before the store: the stop record is covered by the last signature.
+    cleanups.push(async () => {
+      clearInterval(auditTimer.current);
+      await repository.audit.append({ actor: 'system', action: 'controller.stop', result: 'ok' }).catch((error: unknown) => logger.error({ err: error }, 'audit append failed'));
+      await signAuditHead('shutdown');
+    });
+
+    const tls = await openServerTls(kms, new Uint8Array(await readFile(paths.serverKey)), await readFile(paths.serverCertificate, 'utf8'));
+    cleanups.push(() => {
+      tls.privateKeyPem.fill(0);
+    });
+    if (tls.notAfter.getTime() < clock()) logger.warn({ notAfter: tls.notAfter.toISOString() }, 'the TLS server certificate has expired');
+    const caProvider = new InMemoryCertificateProvider(await fleetCaBundle(core), tls.certificateChainPem, tls.privateKeyPem);
+
+    const broker: EmbeddedBroker = await startMqttBroker({
+      host: mqttAt.host,
+      port: mqttAt.port,
+      caCertificatesPem: [(await fleetCaBundle(core)).toString('utf8')],
+      certificatePem: tls.certificateChainPem.toString('utf8'),
+      privateKeyPem: tls.privateKeyPem.toString('utf8'),
+      authenticateDevice: async (certificateDer: Uint8Array) => {
+        const device = await authenticateDevice(core, certificateDer);
+        return device === undefined ? undefined : { fleet: device.fleetId, deviceId: device.deviceId };
+      },
+      logger: logger.child({ component: 'mqtt' }),
+      onClientCount: (count: number) => metrics.setMqttClients(count),
+    });
+    const runningBroker = broker;
+    cleanups.push(() => runningBroker.close());
+    // A fleet created while running is trusted at once by both TLS servers.
+    const refreshTrust = async (): Promise<void> => {
+      const bundle = await fleetCaBundle(core);
+      caProvider.setCaBundle(bundle);
+      broker.setCaCertificates([bundle.toString('utf8')]);
+    };
+
+    const addressesRef: { grpc: string; mqtt: string } = { grpc: '', mqtt: runningBroker.address };
+    const advertised = () => ({
+      controller: options.advertiseGrpc ?? addressesRef.grpc,
+      broker: `mqtts://${options.advertiseMqtt ?? addressesRef.mqtt}`,
+    });
+
+    const health = async (): Promise<ComponentHealthReport[]> => {
+      const kmsHealth = await kms.health().catch(() => ({ ok: false, latencyMs: 0, detail: 'health check failed' }));
+      let storeOk = true;
+      try {
+        await repository.getSetting('controller-keys');
+      } catch {
+        storeOk = false;
+      }
+      return [
+        { name: `kms:${kms.name}`, healthy: kmsHealth.ok, detail: kmsHealth.ok ? `${Math.round(kmsHealth.latencyMs)} ms` : 'unreachable' },
+        { name: 'store', healthy: storeOk, detail: storeOk ? 'sqlite' : 'unavailable' },
+        { name: 'broker', healthy: true, detail: `${runningBroker.clientCount()} clients` },
+      ];
+    };
+
+    const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
+    const server = createServer();
+    addService(
+      server,
+      ProvisioningService,
+      {
+        enroll: (request) =>
+          enroll(
+            {
+              core,
+              advertisedAddresses: advertised,
+              ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }),
+              onOutcome: (fleetId, result) => metrics.countEnrollment(fleetId, result),
+            },
+            request,
+          ),
+      },
+      { onUnexpectedError: unexpected },
+    );
+    addService(server, DeviceService, createDeviceService({ core, ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }) }), {
+      onUnexpectedError: unexpected,
+    });
+    addService(
+      server,
+      OperatorService,
+      createOperatorService({
+        repository,
+        clock,
+        fleets: createFleetAdministration(core, refreshTrust),
+        auditPublicKeys: (keyId) => (keyId === controllerKeys.auditKeyId ? auditKey : undefined),
+        health,
+        version: options.version,
+      }),
+      { onUnexpectedError: unexpected },
+    );
+    const grpcPort = await bindServer(server, formatAddress(grpcAt.host, grpcAt.port), serverCredentialsOf(caProvider));
+    addressesRef.grpc = formatAddress(grpcAt.host, grpcPort);
+    cleanups.push(() => shutdownServer(server, options.drainMs ?? DEFAULT_DRAIN_MS));
+
+    const http = await startHttpServer({
+      host: httpAt.host,
+      port: httpAt.port,
+      metrics: metrics.registry,
+      logger: logger.child({ component: 'http' }),
+      readiness: async () => {
+        const reports = await health();
+        return { ready: reports.every((report) => report.healthy), checks: Object.fromEntries(reports.map((report) => [report.name, report.healthy])) };
+      },
+    });
+    cleanups.push(() => http.close());
+
+    await repository.audit.append({ actor: 'system', action: 'controller.start', result: 'ok', details: { version: options.version } });
+    auditTimer.current = setInterval(() => void signAuditHead('interval'), options.auditSignIntervalMs ?? DEFAULT_AUDIT_SIGN_INTERVAL_MS);
+    auditTimer.current.unref();
+
+    const addresses = { grpc: addressesRef.grpc, mqtt: runningBroker.address, http: http.address };
+    logger.info({ ...addresses, kms: kms.name, fleets: (await repository.listFleets()).length, caFile: paths.caFile, serverCertificate: new X509Certificate(tls.certificateChainPem).serialNumber }, 'controller started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      addresses,
+      readyLine: readyLine(addresses),
+      logger,
+      core,
+      dataDir: paths,
+      close() {
+        closing ??= (async () => {
+          logger.info('controller stopping');
+          await runCleanups();
+          logger.info('controller stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    if (!isFleetkeyError(error)) logger.error({ err: error }, 'controller failed to start');
+    await runCleanups();
+    throw error;
+  }
+}

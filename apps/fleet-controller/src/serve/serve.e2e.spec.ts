@@ -1,0 +1,156 @@
+/**
+ * The issue's "done when", through the real binaries: `fleet-controller init` and `serve` (port 0
+ * everywhere, a temp dir), tokens minted with `fleetctl`, a device enrolled through the real gRPC
+ * API over TLS, found with `fleetctl devices list -o json`, its certificate accepted by openssl
+ * against the CA chain; then mutual TLS, the broker with the device certificate, the HTTP probes,
+ * `fleetctl audit verify`, and a clean SIGTERM — with no token in any log line.
+ */
+import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { credentials } from '@grpc/grpc-js';
+import { DeviceService, ProvisioningService, closeClient, createClient } from '@fleetkey/protocol';
+import { connectAsync } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derToPem } from '../core/server-tls.js';
+import { deviceIdentity } from '../provisioning/testing.js';
+
+const run = promisify(execFile);
+const CONTROLLER_BIN = new URL('../../bin/fleet-controller.mjs', import.meta.url).pathname;
+const FLEETCTL_BIN = new URL('../../../fleetctl/bin/fleetctl.mjs', import.meta.url).pathname;
+
+let parent: string;
+let dataDir: string;
+let adminToken: string;
+let caFile: string;
+let controller: ChildProcessByStdio<Writable, Readable, Readable>;
+let ready: { grpc: string; mqtt: string; http: string };
+let stderrLog = '';
+const secrets: string[] = [];
+
+async function fleetctl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [FLEETCTL_BIN, '--controller', ready.grpc, '--ca-file', caFile, ...args], {
+    env: { ...process.env, FLEETKEY_TOKEN: adminToken, FLEETKEY_CONFIG: join(parent, 'no-config.json') },
+  });
+}
+
+beforeAll(async () => {
+  parent = await mkdtemp(join(tmpdir(), 'fk-e2e-'));
+  dataDir = join(parent, 'controller');
+  const init = await run(process.execPath, [CONTROLLER_BIN, 'init', '--data-dir', dataDir, '--fleet', 'acme', '-o', 'json']);
+  const initialised = JSON.parse(init.stdout) as { adminToken: string; caFile: string; fleet: string };
+  expect(initialised.fleet).toBe('acme');
+  adminToken = initialised.adminToken;
+  caFile = initialised.caFile;
+  secrets.push(adminToken);
+
+  controller = spawn(process.execPath, [CONTROLLER_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--log-level', 'debug'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  controller.stderr.on('data', (chunk: Buffer) => {
+    stderrLog += chunk.toString('utf8');
+  });
+  const lines = createInterface({ input: controller.stdout });
+  const [first] = (await Promise.race([once(lines, 'line'), once(controller, 'exit').then(() => [undefined])])) as [string | undefined];
+  if (first === undefined) throw new Error(`the controller exited before it was ready:\n${stderrLog}`);
+  const parsed = JSON.parse(first) as { event: string; grpc: string; mqtt: string; http: string };
+  expect(Object.keys(parsed)).toEqual(['event', 'grpc', 'mqtt', 'http']);
+  expect(parsed.event).toBe('ready');
+  ready = parsed;
+}, 60_000);
+
+afterAll(async () => {
+  if (controller?.exitCode === null) controller.kill('SIGKILL');
+  await rm(parent, { recursive: true, force: true });
+});
+
+describe('a controller as an operator and a factory station meet it', () => {
+  let device: Awaited<ReturnType<typeof deviceIdentity>>;
+  let certificate: Uint8Array;
+  let caChain: Uint8Array[];
+
+  it('mints tokens with fleetctl and enrolls a robot through the real gRPC API', async () => {
+    const minted = await fleetctl('tokens', 'create', '--fleet', 'acme', '--count', '2', '--ttl', '1h', '-o', 'json');
+    const { tokens } = JSON.parse(minted.stdout) as { tokens: { token: string; tokenId: string }[] };
+    expect(tokens).toHaveLength(2);
+    secrets.push(...tokens.map((token) => token.token));
+
+    device = await deviceIdentity('ECDSA_P256', 'robot-7');
+    const ca = await readFile(caFile);
+    const station = createClient(ProvisioningService, ready.grpc, credentials.createSsl(ca));
+    try {
+      const response = await station.enroll({ enrollmentToken: tokens[0]!.token, csr: device.csr, deviceId: 'robot-7', serialNumber: 'SN-7' });
+      expect(response.deviceId).toBe('robot-7');
+      expect(response.controllerAddress).toBe(ready.grpc);
+      expect(response.brokerAddress).toBe(`mqtts://${ready.mqtt}`);
+      certificate = response.certificate;
+      caChain = response.caChain;
+      // The same token again: refused, used.
+      await expect(station.enroll({ enrollmentToken: tokens[0]!.token, csr: device.csr, deviceId: 'robot-8' })).rejects.toMatchObject({ code: 'ENROLLMENT_TOKEN_REJECTED' });
+    } finally {
+      closeClient(station);
+    }
+  });
+
+  it('shows the robot in fleetctl devices list, and openssl accepts its certificate against the CA chain', async () => {
+    const listed = JSON.parse((await fleetctl('devices', 'list', '--fleet', 'acme', '-o', 'json')).stdout) as { devices: { deviceId: string; state: string }[] };
+    expect(listed.devices.map((d) => d.deviceId)).toEqual(['robot-7']);
+    const shown = JSON.parse((await fleetctl('devices', 'show', 'robot-7', '--fleet', 'acme', '-o', 'json')).stdout) as { device?: { certificatePem: string }; certificatePem?: string };
+    const pem = shown.device?.certificatePem ?? shown.certificatePem!;
+    expect(new X509Certificate(pem).raw).toEqual(Buffer.from(certificate));
+    await writeFile(join(parent, 'device.pem'), pem);
+    await writeFile(join(parent, 'fleet-ca.pem'), caChain.map((der) => derToPem(der)).join(''));
+    const verified = await run('openssl', ['verify', '-CAfile', join(parent, 'fleet-ca.pem'), join(parent, 'device.pem')]);
+    expect(verified.stdout).toContain(': OK');
+    expect(new X509Certificate(pem).verify(new X509Certificate(caChain[0]!).publicKey)).toBe(true);
+  });
+
+  it('lets the robot in over mutual TLS (gRPC) and to the broker with its certificate', async () => {
+    const ca = await readFile(caFile);
+    const keyPem = device.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const robot = createClient(DeviceService, ready.grpc, credentials.createSsl(ca, Buffer.from(keyPem), Buffer.from(derToPem(certificate))));
+    try {
+      const bundle = await robot.getKeyBundle({});
+      expect(bundle.keyBundle?.deviceId).toBe('robot-7');
+      expect(bundle.keyBundle?.epochs).toHaveLength(1);
+    } finally {
+      closeClient(robot);
+    }
+    const [host, port] = ready.mqtt.split(':');
+    const client = await connectAsync({ protocol: 'mqtts', host, port: Number(port), ca, key: keyPem, cert: derToPem(certificate), clientId: 'robot-7', reconnectPeriod: 0, connectTimeout: 5000 });
+    try {
+      const granted = await client.subscribeAsync('fleetkey/v1/acme/devices/robot-7/commands', { qos: 1 });
+      expect(granted[0]!.qos).toBe(1);
+    } finally {
+      await client.endAsync();
+    }
+  });
+
+  it('answers the HTTP probes and exports metrics', async () => {
+    const base = `http://${ready.http}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const readiness = await fetch(`${base}/readyz`);
+    expect(readiness.status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/fleetkey_enrollments_total\{[^}]*fleet="acme"[^}]*\} 1/);
+  });
+
+  it('verifies the audit chain with fleetctl, then stops cleanly on SIGTERM without a token in any log line', async () => {
+    const verification = JSON.parse((await fleetctl('audit', 'verify', '-o', 'json')).stdout) as { valid: boolean; recordsChecked: number };
+    expect(verification.valid).toBe(true);
+    expect(verification.recordsChecked).toBeGreaterThan(10);
+
+    controller.kill('SIGTERM');
+    const [code] = (await once(controller, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(stderrLog).toContain('controller stopped');
+    for (const secret of secrets) expect(stderrLog).not.toContain(secret);
+    expect(stderrLog).not.toMatch(/fk_(op|enr)_[A-Za-z0-9_-]{20,}/);
+  });
+});
