@@ -45,6 +45,13 @@ describe('audit details guard', () => {
     expect(looksSecret('-----BEGIN RSA PRIVATE KEY-----')).toBe(true);
     expect(looksSecret('-----BEGIN PRIVATE KEY-----')).toBe(true);
     expect(looksSecret('0123456789abcdef0123456789abcdef01234567')).toBe(false);
+    // Long names are names: fleet and device ids up to 64 characters.
+    expect(looksSecret('warehouse-north-robots-fleet-2026-production')).toBe(false);
+    expect(looksSecret('robot-3f2b8c1e-9d4a-4f6b-8e2a-7c1d5b9e0f3a')).toBe(false);
+    expect(looksSecret('line_7_packaging_cell_north_wing_building_c')).toBe(false);
+    // …but one long unbroken part, hex or standard base64 is not.
+    expect(looksSecret(`robot-${'a1'.repeat(21)}`)).toBe(true);
+    expect(looksSecret(randomBytes(32).toString('hex'))).toBe(true);
   });
 
   it('Precondition: no audit field may carry a token, key or opaque blob', () => {

@@ -49,22 +49,37 @@ export const DENIED_KEY_FRAGMENTS: readonly string[] = Object.freeze([
   'cookie',
 ]);
 
-const OPAQUE_RUN = new RegExp(`[A-Za-z0-9+/_=-]{${MAX_OPAQUE_RUN + 1},}`);
+const OPAQUE_RUNS = new RegExp(`[A-Za-z0-9+/_=-]{${MAX_OPAQUE_RUN + 1},}`, 'g');
 const SECRET_VALUE_PATTERNS: readonly RegExp[] = Object.freeze([
   /fk_(op|enr)_/i, // operator and enrollment token prefixes (../store/tokens.ts)
   /-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----/i, // RFC 7468 §10/§11 private key labels
-  OPAQUE_RUN,
 ]);
+
+/**
+ * A long run of base64 / hex characters is an opaque blob unless it reads as a hyphenated or
+ * underscored name whose every part is at most MAX_OPAQUE_RUN long (`warehouse-north-robots-
+ * fleet-2026`, `robot-<uuid>`): identifiers up to 64 characters are names, not secrets. A hex
+ * key, standard base64 (`+`, `/`, `=`) or one long unbroken part is still refused; base64url
+ * that happens to break into short parts is the accepted gap (token prefixes are caught above).
+ */
+function hasOpaqueRun(value: string): boolean {
+  for (const [run] of value.matchAll(OPAQUE_RUNS)) {
+    const nameLike = /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(run) && run.split(/[-_]/).every((part) => part.length <= MAX_OPAQUE_RUN);
+    if (!nameLike) return true;
+  }
+  return false;
+}
+
 const DETAIL_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_.]*$/;
 
 /** True when `value` looks like secret material (token prefix, PEM private key, long opaque blob). */
 export function looksSecret(value: string): boolean {
-  return SECRET_VALUE_PATTERNS.some((pattern) => pattern.test(value));
+  return SECRET_VALUE_PATTERNS.some((pattern) => pattern.test(value)) || hasOpaqueRun(value);
 }
 
 /** Token prefixes and PEM private keys only: key references legitimately hold long fingerprints. */
 function looksLikeTokenOrPrivateKey(value: string): boolean {
-  return SECRET_VALUE_PATTERNS.slice(0, 2).some((pattern) => pattern.test(value));
+  return SECRET_VALUE_PATTERNS.some((pattern) => pattern.test(value));
 }
 
 /** True when a details key name is on the deny list. */

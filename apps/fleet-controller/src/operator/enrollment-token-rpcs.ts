@@ -1,9 +1,10 @@
 /**
  * CreateEnrollmentToken, ListEnrollmentTokens and RevokeEnrollmentToken.
  *
- * Minting: the fleet must exist (and the group, when given); ttl 1 minute..30 days (default 24 h);
- * count 1..1000 (0 means 1); a serial binding only with count 1, stored verbatim as the token's
- * serial pattern for provisioning to interpret. All tokens of a request are minted in ONE
+ * Minting: the fleet must exist; a group named for the first time is created (audited as
+ * group.create; "fleet" is reserved for the fleet-wide key); ttl 1 minute..30 days (default 24 h);
+ * count 1..1000 (0 means 1); a serial pattern (`*`, `?`) for any count, an exact serial only with
+ * count 1, stored verbatim for provisioning to match (../provisioning/serial-pattern.ts). All tokens of a request are minted in ONE
  * transaction with ONE audit record PER TOKEN (its id as subject), so each token's life —
  * token.create, token.burn, device.enroll, token.revoke — can be followed in the log; a batch
  * either exists whole or not at all.
@@ -13,6 +14,8 @@
  * public id, never the secret or the hash.
  */
 import { IllegalStateTransition, InvalidArgument } from '@fleetkey/key-types';
+import { FLEET_WIDE_KEY_NAME } from '@fleetkey/protocol';
+import { isValidSerial } from '../provisioning/serial-pattern.js';
 import { generateToken, hashToken, RecordNotFound, type EnrollmentToken } from '../store/index.js';
 import type { OperatorServiceDeps } from './deps.js';
 import type { Guard } from './guard.js';
@@ -40,14 +43,19 @@ export function enrollmentTokenRpcs(
         const groupId = optionalIdentifier('group', request.group);
         const serial = request.serialNumber === '' ? undefined : request.serialNumber;
         const count = enrollmentTokenCount(request.count);
-        // Precondition: a serial binding names one robot, so it goes on exactly one token.
-        if (serial !== undefined && count !== 1) throw new InvalidArgument('"serial_number" is allowed only with count 1');
+        if (serial !== undefined && !isValidSerial(serial)) throw new InvalidArgument('"serial_number" must be printable ASCII without spaces');
+        // Precondition: an exact serial names one robot, so it goes on exactly one token.
+        if (serial !== undefined && count !== 1 && !/[*?]/.test(serial)) {
+          throw new InvalidArgument('an exact "serial_number" is allowed only with count 1 (use a pattern such as SN-2026-* for a batch)');
+        }
+        if (groupId === FLEET_WIDE_KEY_NAME) throw new InvalidArgument(`"${FLEET_WIDE_KEY_NAME}" is reserved and cannot name a group`);
         const expiresAt = deps.clock() + enrollmentTtlMs(request.ttl);
 
         const minted = await repository.transaction(async (tx) => {
           await requireFleetExists(tx, fleetId);
           if (groupId !== undefined && (await tx.getGroup(fleetId, groupId)) === undefined) {
-            throw new RecordNotFound(`group "${groupId}" does not exist in fleet "${fleetId}"`);
+            await tx.createGroup({ fleetId, id: groupId, name: groupId });
+            await tx.audit.append({ actor: caller.id, action: 'group.create', fleetId, result: 'ok', details: { group: groupId } });
           }
           const out: Minted[] = [];
           for (let i = 0; i < count; i++) {

@@ -57,6 +57,18 @@ describe('CreateEnrollmentToken', () => {
     expect(error.status).toBe(status.INVALID_ARGUMENT);
   });
 
+  it('binds a batch to a serial pattern', async () => {
+    const batch = await h.client.createEnrollmentToken({ fleet: 'alpha', serialNumber: 'SN-2026-*', count: 3 }, h.as(h.admin));
+    expect(batch.tokens.map((t) => t.info?.serialNumber)).toEqual(['SN-2026-*', 'SN-2026-*', 'SN-2026-*']);
+  });
+
+  it('creates a group named for the first time, once, and audits it', async () => {
+    await h.client.createEnrollmentToken({ fleet: 'alpha', group: 'line-9' }, h.as(h.admin));
+    await h.client.createEnrollmentToken({ fleet: 'alpha', group: 'line-9' }, h.as(h.admin));
+    expect((await h.repository.listGroups('alpha')).map((g) => g.id)).toContain('line-9');
+    expect((await h.auditRecords()).filter((r) => r.action === 'group.create' && r.detailsJson.includes('line-9'))).toHaveLength(1);
+  });
+
   const bad: [string, Record<string, unknown>, number][] = [
     ['ttl under a minute', { ttl: ttl(59, 999_000_000) }, status.INVALID_ARGUMENT],
     ['ttl zero', { ttl: ttl(0) }, status.INVALID_ARGUMENT],
@@ -66,7 +78,9 @@ describe('CreateEnrollmentToken', () => {
     ['count over 1000', { count: 1001 }, status.INVALID_ARGUMENT],
     ['no fleet', { fleet: '' }, status.INVALID_ARGUMENT],
     ['an unknown fleet', { fleet: 'charlie' }, status.NOT_FOUND],
-    ['an unknown group', { group: 'line-9' }, status.NOT_FOUND],
+    ['the reserved group name', { group: 'fleet' }, status.INVALID_ARGUMENT],
+    ['an exact serial on several tokens', { serialNumber: 'SN-1', count: 2 }, status.INVALID_ARGUMENT],
+    ['a serial with a space', { serialNumber: 'SN 1' }, status.INVALID_ARGUMENT],
   ];
   it.each(bad)('refuses %s and mints nothing', async (_name, fields, expected) => {
     const error = await rpcFailure(h.client.createEnrollmentToken({ fleet: 'alpha', ...fields }, h.as(h.admin)));

@@ -212,7 +212,13 @@ describe('tokens', () => {
     expect(fake.callsOf('createEnrollmentToken')[1]?.request.ttl).toBeUndefined();
   });
 
-  it('create refuses --serial with more than one token, and bad counts and durations, before minting', async () => {
+  it('create sends a serial pattern for a batch', async () => {
+    const batch = await admin('tokens', 'create', '--fleet', 'acme', '--serial', 'SN-2026-*', '--count', '2');
+    expect(batch.code).toBe(0);
+    expect(fake.callsOf('createEnrollmentToken')[0]?.request).toMatchObject({ serialNumber: 'SN-2026-*', count: 2 });
+  });
+
+  it('create refuses an exact --serial with more than one token, and bad counts and durations, before minting', async () => {
     const serial = await admin('tokens', 'create', '--fleet', 'acme', '--serial', 'SN-1', '--count', '2');
     expect(serial.code).toBe(2);
     expect(serial.stderr).toContain('--count 1');

@@ -90,11 +90,11 @@ export function registerTokenCommands(program: Command, runtime: Runtime): void 
     .option('--group <group>', 'the group enrolled robots join', identifier('group id'))
     .option('--count <n>', `how many tokens (a production batch), 1-${MAX_TOKEN_COUNT}; default 1`, integerIn(1, MAX_TOKEN_COUNT))
     .option('--ttl <duration>', 'how long they stay usable: 30m, 24h, 7d (1m-30d); default 24h', tokenTtlSeconds)
-    .option('--serial <serial>', 'bind the token to this hardware serial number (with --count 1 only)', boundedText(MAX_SERIAL_NUMBER_BYTES))
+    .option('--serial <pattern>', 'bind the tokens to hardware serials: a pattern with * (any run) and ? (one character), such as SN-2026-*; an exact serial only with --count 1', boundedText(MAX_SERIAL_NUMBER_BYTES))
     .action(async (options: CreateOptions, command: Command) => {
-      // The controller binds a serial number to one token only; say so before minting anything.
-      if (options.serial !== undefined && (options.count ?? 1) !== 1) {
-        command.error(`error: option '--serial <serial>' binds one token: use it with --count 1`, { exitCode: 2, code: 'fleetctl.serialWithCount' });
+      // An exact serial names one robot; say so before minting anything.
+      if (options.serial !== undefined && (options.count ?? 1) !== 1 && !/[*?]/.test(options.serial)) {
+        command.error(`error: an exact --serial binds one token: use it with --count 1, or a pattern such as SN-2026-* for a batch`, { exitCode: 2, code: 'fleetctl.serialWithCount' });
       }
       await runtime.operator(command, async (client, out) => {
         const response = await client.createEnrollmentToken({

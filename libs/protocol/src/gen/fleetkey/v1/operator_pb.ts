@@ -354,14 +354,17 @@ export type CreateEnrollmentTokenRequest = Message<"fleetkey.v1.CreateEnrollment
   fleet: string;
 
   /**
-   * The group enrolled robots join; empty for none. Identifier, max 64 bytes.
+   * The group enrolled robots join; empty for none. Created in the fleet on first use; "fleet" is
+   * reserved (it names the fleet-wide key). Identifier, max 64 bytes.
    *
    * @generated from field: string group = 2;
    */
   group: string;
 
   /**
-   * Bind the token to one hardware serial number (only with count 1). Max 128 bytes.
+   * Bind the tokens to hardware serial numbers: a pattern where `*` matches any run of characters
+   * and `?` one character (`SN-2026-*`), or one exact serial (no wildcard), which is allowed only
+   * with count 1. Printable ASCII without spaces, max 128 bytes.
    *
    * @generated from field: string serial_number = 3;
    */
