@@ -10,6 +10,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { summarizeCertificate } from '@fleetkey/crypto';
 import { formatKeyId, InvalidArgument, isValidIdentifier, keyId } from '@fleetkey/key-types';
 import {
   AuditRecordSchema,
@@ -188,9 +189,17 @@ export function deviceStatusFilterFromProto(value: DeviceState): DeviceStatus | 
 /**
  * The device as the store knows it, with its current certificate (DER, public). Fields the store
  * does not hold yet (last contact, agent version, model, lock state, acknowledged sequences,
- * epochs) stay unset, and so does certificate_not_after: reading it means parsing X.509, which
- * belongs in @fleetkey/crypto (STYLE.md), and that library exports no parser for it yet.
+ * epochs) stay unset. certificate_not_after comes from the stored certificate (strict parser,
+ * cached by content); a stored certificate that no longer parses leaves it unset.
  */
+function certificateNotAfter(der: Uint8Array): { certificateNotAfter?: ReturnType<typeof timestampFromMs> } {
+  try {
+    return { certificateNotAfter: timestampFromMs(summarizeCertificate(der).notAfter.getTime()) };
+  } catch {
+    return {};
+  }
+}
+
 export function deviceToProto(device: Device): PbDevice {
   return create(DeviceSchema, {
     fleet: device.fleetId,
@@ -201,6 +210,7 @@ export function deviceToProto(device: Device): PbDevice {
     certificateSerial: device.certificateSerial,
     enrolledAt: ts(device.enrolledAt),
     revokedAt: ts(device.revokedAt),
+    ...certificateNotAfter(device.certificateDer),
     certificate: new Uint8Array(device.certificateDer),
   });
 }

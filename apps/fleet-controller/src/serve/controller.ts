@@ -39,6 +39,7 @@ import { formatAddress, parseListenAddress, readyLine } from '../runtime/listen.
 import { startMqttBroker, type EmbeddedBroker } from '../runtime/mqtt-broker.js';
 import { openSqliteRepository, type Repository } from '../store/index.js';
 import { InMemoryCertificateProvider, serverCredentialsOf } from './grpc-tls.js';
+import { instrumented } from './instrument.js';
 
 export const DEFAULT_GRPC_LISTEN = '127.0.0.1:7443';
 export const DEFAULT_MQTT_LISTEN = '127.0.0.1:8883';
@@ -200,10 +201,11 @@ export async function startController(options: ServeOptions): Promise<RunningCon
 
     const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
     const server = createServer();
+    const observe = (path: string, code: number, durationSeconds: number): void => metrics.observeGrpc(path, code, durationSeconds);
     addService(
       server,
       ProvisioningService,
-      {
+      instrumented(ProvisioningService, {
         enroll: (request) =>
           enroll(
             {
@@ -214,23 +216,30 @@ export async function startController(options: ServeOptions): Promise<RunningCon
             },
             request,
           ),
-      },
+      }, observe),
       { onUnexpectedError: unexpected },
     );
-    addService(server, DeviceService, createDeviceService({ core, ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }) }), {
-      onUnexpectedError: unexpected,
-    });
+    addService(
+      server,
+      DeviceService,
+      instrumented(DeviceService, createDeviceService({ core, ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }) }), observe),
+      { onUnexpectedError: unexpected },
+    );
     addService(
       server,
       OperatorService,
-      createOperatorService({
-        repository,
-        clock,
-        fleets: createFleetAdministration(core, refreshTrust),
-        auditPublicKeys: (keyId) => (keyId === controllerKeys.auditKeyId ? auditKey : undefined),
-        health,
-        version: options.version,
-      }),
+      instrumented(
+        OperatorService,
+        createOperatorService({
+          repository,
+          clock,
+          fleets: createFleetAdministration(core, refreshTrust),
+          auditPublicKeys: (keyId) => (keyId === controllerKeys.auditKeyId ? auditKey : undefined),
+          health,
+          version: options.version,
+        }),
+        observe,
+      ),
       { onUnexpectedError: unexpected },
     );
     const grpcPort = await bindServer(server, formatAddress(grpcAt.host, grpcAt.port), serverCredentialsOf(caProvider));

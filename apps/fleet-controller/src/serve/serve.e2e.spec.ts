@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
-import { DeviceService, ProvisioningService, closeClient, createClient } from '@fleetkey/protocol';
+import { unwrapWithPrivateKey } from '@fleetkey/crypto';
+import { DeviceService, ProvisioningService, closeClient, createClient, keyBundleWrapContext } from '@fleetkey/protocol';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derToPem } from '../core/server-tls.js';
@@ -99,8 +100,9 @@ describe('a controller as an operator and a factory station meet it', () => {
   });
 
   it('shows the robot in fleetctl devices list, and openssl accepts its certificate against the CA chain', async () => {
-    const listed = JSON.parse((await fleetctl('devices', 'list', '--fleet', 'acme', '-o', 'json')).stdout) as { devices: { deviceId: string; state: string }[] };
+    const listed = JSON.parse((await fleetctl('devices', 'list', '--fleet', 'acme', '-o', 'json')).stdout) as { devices: { deviceId: string; state: string; certificateNotAfter: string }[] };
     expect(listed.devices.map((d) => d.deviceId)).toEqual(['robot-7']);
+    expect(new Date(listed.devices[0]!.certificateNotAfter).getTime()).toBe(new Date(new X509Certificate(certificate).validTo).getTime());
     const shown = JSON.parse((await fleetctl('devices', 'show', 'robot-7', '--fleet', 'acme', '-o', 'json')).stdout) as { device?: { certificatePem: string }; certificatePem?: string };
     const pem = shown.device?.certificatePem ?? shown.certificatePem!;
     expect(new X509Certificate(pem).raw).toEqual(Buffer.from(certificate));
@@ -119,6 +121,8 @@ describe('a controller as an operator and a factory station meet it', () => {
       const bundle = await robot.getKeyBundle({});
       expect(bundle.keyBundle?.deviceId).toBe('robot-7');
       expect(bundle.keyBundle?.epochs).toHaveLength(1);
+      const epochKey = Buffer.from(unwrapWithPrivateKey(bundle.keyBundle!.epochs[0]!.wrappedKey, device.privateKey, keyBundleWrapContext('robot-7')));
+      secrets.push(epochKey.toString('hex'), epochKey.toString('base64'), epochKey.toString('base64url'));
     } finally {
       closeClient(robot);
     }
@@ -139,12 +143,15 @@ describe('a controller as an operator and a factory station meet it', () => {
     expect(readiness.status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/fleetkey_enrollments_total\{[^}]*fleet="acme"[^}]*\} 1/);
+    expect(metrics).toMatch(/fleetkey_grpc_requests_total\{[^}]*method="Enroll"[^}]*\} [1-9]/);
   });
 
   it('verifies the audit chain with fleetctl, then stops cleanly on SIGTERM without a token in any log line', async () => {
     const verification = JSON.parse((await fleetctl('audit', 'verify', '-o', 'json')).stdout) as { valid: boolean; recordsChecked: number };
     expect(verification.valid).toBe(true);
     expect(verification.recordsChecked).toBeGreaterThan(10);
+    const auditListing = (await fleetctl('audit', 'list', '-o', 'json')).stdout;
+    expect(JSON.parse(auditListing).records.length).toBeGreaterThan(10);
 
     controller.kill('SIGTERM');
     const [code] = (await once(controller, 'exit')) as [number | null];
@@ -152,5 +159,12 @@ describe('a controller as an operator and a factory station meet it', () => {
     expect(stderrLog).toContain('controller stopped');
     for (const secret of secrets) expect(stderrLog).not.toContain(secret);
     expect(stderrLog).not.toMatch(/fk_(op|enr)_[A-Za-z0-9_-]{20,}/);
+    // Nor in the audit log (read before the stop) or anywhere in the data directory's files.
+    for (const secret of secrets) expect(auditListing).not.toContain(secret);
+    for (const name of ['state.db', 'state.db-wal', 'controller.json', 'ca.pem']) {
+      const bytes = await readFile(join(dataDir, name)).catch(() => Buffer.alloc(0));
+      for (const secret of secrets) expect(bytes.includes(secret), `${name} holds a secret`).toBe(false);
+    }
+
   });
 });

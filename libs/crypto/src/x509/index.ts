@@ -10,6 +10,6 @@ export type { IssuedCertificate } from './sign-certificate.js';
 export { validateDeviceCertificate, MAX_CA_CERTIFICATES } from './validate.js';
 export type { ValidateDeviceCertificateParams, ValidatedDevice } from './validate.js';
 export { generateSerialNumber, SERIAL_NUMBER_BYTES } from './serial.js';
-export { MAX_CERTIFICATE_BYTES } from './parse-certificate.js';
-export type { CertificateInput } from './parse-certificate.js';
+export { MAX_CERTIFICATE_BYTES, summarizeCertificate } from './parse-certificate.js';
+export type { CertificateInput, CertificateSummary } from './parse-certificate.js';
 export { fleetkeyUri, parseFleetkeyUri } from './names.js';

@@ -147,3 +147,20 @@ function parseUncached(der: Uint8Array): ParsedCertificate {
     extensions,
   };
 }
+
+/** What an operator view needs to show about a certificate, read with the strict parser. */
+export interface CertificateSummary {
+  /** Lowercase hex. */
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * The serial number and validity of a certificate (PEM or DER).
+ * @throws CertificateInvalid when it does not parse strictly.
+ */
+export function summarizeCertificate(input: CertificateInput): CertificateSummary {
+  const parsed = parseCertificate(input);
+  return { serialNumber: parsed.serialNumber, notBefore: parsed.notBefore, notAfter: parsed.notAfter };
+}
