@@ -25,6 +25,7 @@ const enrollOne = (robot: (typeof robots)[number]) => client.enroll({ enrollment
 await Promise.all(robots.slice(0, job.warmup).map(enrollOne));
 const queue = robots.slice(job.warmup);
 const latencies: number[] = [];
+parentPort!.postMessage({ event: 'started' });
 const started = performance.now();
 await Promise.all(
   Array.from({ length: job.concurrency }, async () => {
@@ -37,4 +38,4 @@ await Promise.all(
 );
 const elapsedMs = performance.now() - started;
 closeClient(client);
-parentPort!.postMessage({ elapsedMs, latencies, enrolled: robots.length - job.warmup });
+parentPort!.postMessage({ event: 'done', elapsedMs, latencies, enrolled: robots.length - job.warmup });

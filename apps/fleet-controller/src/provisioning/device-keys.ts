@@ -27,15 +27,24 @@ import type { FleetKeyRecord } from '../fleets/fleet-keys.js';
 
 const USABLE_STATES = ['pending', 'active', 'retiring'] as const;
 
-/** The emergency public key robots pin (SPKI DER, algorithm, `emergency/<fleet>/emergency@v`). */
+const emergencyKeys = new WeakMap<FleetKeyRecord, EmergencyKey>();
+
+/**
+ * The emergency public key robots pin (SPKI DER, algorithm, `emergency/<fleet>/emergency@v`),
+ * made once per fleet key record (the core caches records; a new emergency key is a new record).
+ */
 export async function emergencyKeyOf(core: ControllerCore, keys: FleetKeyRecord): Promise<EmergencyKey> {
+  const cached = emergencyKeys.get(keys);
+  if (cached !== undefined) return cached;
   const signer = await core.signer(keys.emergencyKeyId);
   const publicKey = await signer.publicKey();
-  return create(EmergencyKeySchema, {
+  const emergencyKey = create(EmergencyKeySchema, {
     key: create(KeyRefSchema, { keyId: emergencyKeyId(keys.fleetId), version: keys.emergencyKeyVersion }),
     algorithm: keyAlgorithmToProto(keys.emergencyAlgorithm),
     publicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
   });
+  emergencyKeys.set(keys, emergencyKey);
+  return emergencyKey;
 }
 
 /**

@@ -6,6 +6,7 @@
  * OpenSSL checks the point is on the curve while importing it and throws otherwise.
  */
 import { createPublicKey } from 'node:crypto';
+import { spkiDerOf } from '../sign/spki.js';
 import type { KeyObject } from 'node:crypto';
 import { ECIES_P256_POINT_LENGTH } from '../envelope/index.js';
 
@@ -27,8 +28,10 @@ const pointCache = new WeakMap<KeyObject, Uint8Array>();
 export function p256PointOf(key: KeyObject): Uint8Array {
   const cached = pointCache.get(key);
   if (cached) return cached;
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const shaped = (der: Uint8Array): boolean => der.length === P256_SPKI_PREFIX.length + ECIES_P256_POINT_LENGTH && Buffer.from(der.subarray(0, P256_SPKI_PREFIX.length)).equals(P256_SPKI_PREFIX);
+  let spki = Buffer.from(spkiDerOf(key));
+  // A key parsed from a compressed point remembers those bytes; OpenSSL's export is uncompressed.
+  if (!shaped(spki)) spki = (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' });
   if (spki.length !== P256_SPKI_PREFIX.length + ECIES_P256_POINT_LENGTH || !spki.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)) {
     throw new RangeError('"recipient" expected a P-256 public key');
   }

@@ -8,6 +8,7 @@
  * algorithms only, a valid self-signature, and a subject that matches the fleetkey SAN URI.
  */
 import { createPublicKey } from 'node:crypto';
+import { rememberSpki } from '../sign/spki.js';
 import type { KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -162,6 +163,7 @@ export function verifyCsr(csr: string | Uint8Array, options: VerifyCsrOptions = 
   try {
     const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    rememberSpki(publicKey, spki);
     keyAlgorithm = keyAlgorithmOf(publicKey);
   } catch (error) {
     fail('unsupported-algorithm', error);

@@ -7,6 +7,7 @@
  * from a CSR that `verifyCsr` already checked. The CA private key never enters this module.
  */
 import { KeyObject, createPublicKey } from 'node:crypto';
+import { spkiDerOf } from '../sign/spki.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   BasicConstraints,
@@ -77,7 +78,7 @@ export interface IssueDeviceCertificateParams {
 }
 
 function spkiOf(key: KeyObject): SubjectPublicKeyInfo {
-  return AsnConvert.parse(key.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+  return AsnConvert.parse(spkiDerOf(key), SubjectPublicKeyInfo);
 }
 
 async function signerKey(signer: Signer, name: string): Promise<{ publicKey: KeyObject; keyAlgorithm: AsymmetricAlgorithm }> {
@@ -155,7 +156,7 @@ export async function issueDeviceCertificate(params: IssueDeviceCertificateParam
   if (caProblem(issuer) !== undefined) throw new RangeError('"issuerCertificate" is not a fleet CA certificate');
   if (issuer.subject.organization !== fleet) throw new RangeError('"fleet" does not match the issuer certificate\'s fleet');
   const { publicKey: issuerKey } = await signerKey(params.issuerSigner, 'issuerSigner');
-  if (!equalBytes(new Uint8Array(issuerKey.export({ type: 'spki', format: 'der' })), issuer.spkiDer)) {
+  if (!equalBytes(spkiDerOf(issuerKey), issuer.spkiDer)) {
     throw new RangeError('"issuerSigner" does not hold the key of "issuerCertificate"');
   }
 

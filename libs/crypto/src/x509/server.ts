@@ -9,6 +9,7 @@
  * CA private key stays behind `issuerSigner`.
  */
 import { KeyObject, createPublicKey } from 'node:crypto';
+import { spkiDerOf } from '../sign/spki.js';
 import { isIP } from 'node:net';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
@@ -128,11 +129,11 @@ export async function issueServerCertificate(params: IssueServerCertificateParam
   if (!keyMatchesSignatureAlgorithm(issuerKey, signer.algorithm)) {
     throw new RangeError(`"issuerSigner" cannot make ${signer.algorithm} signatures with its key`);
   }
-  if (!equalBytes(new Uint8Array(issuerKey.export({ type: 'spki', format: 'der' })), issuer.spkiDer)) {
+  if (!equalBytes(spkiDerOf(issuerKey), issuer.spkiDer)) {
     throw new RangeError('"issuerSigner" does not hold the key of "issuerCertificate"');
   }
 
-  const spki = AsnConvert.parse(serverKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+  const spki = AsnConvert.parse(spkiDerOf(serverKey), SubjectPublicKeyInfo);
   const issuerKeyId = subjectKeyIdOf(issuer) ?? keyIdentifierOf(AsnConvert.parse(issuer.spkiDer, SubjectPublicKeyInfo));
   const commonName = (dnsNames[0] ?? ipAddresses[0]!).slice(0, MAX_COMMON_NAME_LENGTH);
   const usage =
