@@ -125,7 +125,7 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     const stack = await createKmsProviderStack(kmsConfigFor(paths, settings.kms, options.env), { env: options.env, source: 'env', metrics: metrics.kmsSink });
     const kms = stack.provider;
     cleanups.push(() => kms.close());
-    const repository: Repository = await openSqliteRepository({ path: paths.state, clock });
+    const repository: Repository = await openSqliteRepository({ path: paths.state, clock, onAuditAppended: (record) => metrics.countAudit(record.action, record.result) });
     cleanups.push(() => repository.close());
     const controllerKeys = await loadControllerKeys(repository);
     const core = new ControllerCore({ repository, kms, clock, controllerKeys });

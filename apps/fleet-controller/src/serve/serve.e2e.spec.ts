@@ -144,6 +144,8 @@ describe('a controller as an operator and a factory station meet it', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/fleetkey_enrollments_total\{[^}]*fleet="acme"[^}]*\} 1/);
     expect(metrics).toMatch(/fleetkey_grpc_requests_total\{[^}]*method="Enroll"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/fleetkey_audit_records_total\{action="device.enroll",result="ok"\} 1/);
+    expect(metrics).toMatch(/fleetkey_mqtt_clients \d/);
   });
 
   it('verifies the audit chain with fleetctl, then stops cleanly on SIGTERM without a token in any log line', async () => {

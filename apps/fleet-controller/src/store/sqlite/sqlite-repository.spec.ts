@@ -52,6 +52,24 @@ describe('SQLite store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('tells its observer of committed audit records only', async () => {
+    const seen: string[] = [];
+    const repo = await openSqliteRepository({ path, clock, onAuditAppended: (record) => seen.push(`${record.sequence}:${record.action}`) });
+    open.push(repo);
+    await repo.audit.append({ actor: 'system', action: 'controller.start', result: 'ok' });
+    await expect(
+      repo.transaction(async (tx) => {
+        await tx.audit.append({ actor: 'system', action: 'fleet.create', result: 'ok' });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    await repo.transaction(async (tx) => {
+      await tx.audit.append({ actor: 'system', action: 'controller.stop', result: 'ok' });
+      expect(seen).toEqual(['1:controller.start']); // not before the commit
+    });
+    expect(seen).toEqual(['1:controller.start', '2:controller.stop']);
+  });
+
   it('configures WAL, busy_timeout, foreign keys and synchronous=FULL', async () => {
     await openRepo();
     const persisted = new Database(path, { readonly: true });

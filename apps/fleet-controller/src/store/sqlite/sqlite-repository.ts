@@ -11,7 +11,7 @@
  * awaits; other processes wait on SQLite's write lock (busy_timeout).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AuditRepository, Clock, Repository, RepositoryTx } from '../repository.js';
+import type { AuditRecord, AuditRepository, Clock, Repository, RepositoryTx } from '../repository.js';
 import { SqliteAuditView } from './sqlite-audit.js';
 import { openConnection } from './connection.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
@@ -29,6 +29,8 @@ export interface SqliteRepositoryOptions {
   readonly busyTimeoutMs?: number;
   /** For tests of the migration machinery only. */
   readonly migrations?: readonly Migration[];
+  /** Told of every audit record once it is committed (metrics); never of a rolled-back one. */
+  readonly onAuditAppended?: (record: AuditRecord) => void;
 }
 
 // Every RepositoryTx method, listed so the compiler proves the wrapper covers the whole port.
@@ -84,10 +86,26 @@ function wrapMethods(target: object, names: readonly string[], invoke: Invoke): 
   return out;
 }
 
-function wrapView(view: SqliteTxView, audit: SqliteAuditView, invoke: Invoke): RepositoryTx {
+function wrapView(view: SqliteTxView, audit: SqliteAuditView, invoke: Invoke, onAppended: (record: AuditRecord) => void): RepositoryTx {
   const out = wrapMethods(view, Object.keys(TX_METHODS), invoke);
-  out['audit'] = Object.freeze(wrapMethods(audit, Object.keys(AUDIT_METHODS), invoke));
+  const auditMethods = wrapMethods(audit, Object.keys(AUDIT_METHODS), invoke);
+  const append = auditMethods['append'] as (input: unknown) => Promise<AuditRecord>;
+  auditMethods['append'] = async (input: unknown) => {
+    const record = await append(input);
+    onAppended(record);
+    return record;
+  };
+  out['audit'] = Object.freeze(auditMethods);
   return out as unknown as RepositoryTx;
+}
+
+/** Calls the observer, which must never break a write that has already committed. */
+function notify(observer: ((record: AuditRecord) => void) | undefined, record: AuditRecord): void {
+  try {
+    observer?.(record);
+  } catch {
+    // An observer is metrics or logging: its failure is not the store's.
+  }
 }
 
 /** A FIFO of async calls: one at a time per repository. */
@@ -122,19 +140,27 @@ export async function openSqliteRepository(options: SqliteRepositoryOptions): Pr
   const view = new SqliteTxView(db, options.clock, options.newId);
   const audit = new SqliteAuditView(db, options.clock);
   const gate = new Gate();
-  const direct = wrapView(view, audit, (call) => gate.run(call));
+  const direct = wrapView(view, audit, (call) => gate.run(call), (record) => notify(options.onAuditAppended, record));
 
   const transaction = <T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> =>
     gate.run(async () => {
       let open = true;
-      const tx = wrapView(view, audit, (call) => {
-        if (!open) return Promise.reject(new TypeError('transaction has ended: its view can no longer be used'));
-        return call();
-      });
+      const appended: AuditRecord[] = [];
+      const tx = wrapView(
+        view,
+        audit,
+        (call) => {
+          if (!open) return Promise.reject(new TypeError('transaction has ended: its view can no longer be used'));
+          return call();
+        },
+        (record) => appended.push(record),
+      );
       db.exec('BEGIN IMMEDIATE');
       try {
         const result = await gate.inside.run(gate, () => fn(tx));
         db.exec('COMMIT');
+        // Only committed records are reported: a rolled-back append never happened.
+        for (const record of appended) notify(options.onAuditAppended, record);
         return result;
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK');
