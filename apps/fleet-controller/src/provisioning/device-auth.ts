@@ -37,8 +37,17 @@ function claimedIdentity(der: Uint8Array): { fleet: string; deviceId: string } |
   return parseFleetkeyUri(uris[0]!);
 }
 
-/** The device, or undefined for any certificate that does not authenticate one (never throws for bad input). */
+/** The device, or undefined for any certificate that does not authenticate an active one (never throws for bad input). */
 export async function authenticateDevice(core: ControllerCore, certificateDer: Uint8Array | undefined): Promise<AuthenticatedDevice | undefined> {
+  const outcome = await identifyDevice(core, certificateDer);
+  return outcome === undefined || outcome.device.status !== 'active' ? undefined : outcome;
+}
+
+/**
+ * The device a valid current certificate names, whatever the device's status (the caller refuses
+ * a revoked one with its own error), or undefined when the certificate authenticates nobody.
+ */
+export async function identifyDevice(core: ControllerCore, certificateDer: Uint8Array | undefined): Promise<AuthenticatedDevice | undefined> {
   if (certificateDer === undefined || certificateDer.length === 0 || certificateDer.length > MAX_PEER_CERTIFICATE_BYTES) return undefined;
   const claimed = claimedIdentity(certificateDer);
   if (claimed === undefined) return undefined;
@@ -50,7 +59,7 @@ export async function authenticateDevice(core: ControllerCore, certificateDer: U
     throw error;
   }
   const device = await core.repository.getDevice(claimed.fleet, claimed.deviceId);
-  if (device === undefined || device.status !== 'active') return undefined;
+  if (device === undefined) return undefined;
   try {
     const validated = validateDeviceCertificate({
       certificate: certificateDer,

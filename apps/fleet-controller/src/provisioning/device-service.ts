@@ -4,17 +4,18 @@
  * never from the request. This issue provides GetKeyBundle and RenewCertificate; the command
  * stream, acknowledgements and status reports arrive with rotation and lockdown (issue 6).
  *
- * Trust boundary: requests and the peer certificate are untrusted; a refused certificate gets one
- * fixed UNAUTHENTICATED answer whatever the reason.
+ * Trust boundary: requests and the peer certificate are untrusted; a certificate that
+ * authenticates nobody gets one fixed UNAUTHENTICATED answer whatever the reason, and a revoked
+ * device PERMISSION_DENIED (CERTIFICATE_REVOKED).
  */
 import { create } from '@bufbuild/protobuf';
-import { issueDeviceCertificate, verifyCsr } from '@fleetkey/crypto';
+import { CertificateRevoked, issueDeviceCertificate, verifyCsr } from '@fleetkey/crypto';
 import { KIND_POLICIES, NotImplemented, Unauthenticated, isFleetkeyError } from '@fleetkey/key-types';
 import { RenewCertificateResponseSchema, type CallContext, type DeviceService, type ServiceHandlers } from '@fleetkey/protocol';
 import type { ControllerCore } from '../core/core.js';
 import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
 import { loadRevocationList } from '../fleets/settings.js';
-import { authenticateDevice, type AuthenticatedDevice } from './device-auth.js';
+import { identifyDevice, type AuthenticatedDevice } from './device-auth.js';
 import { keyBundleFor } from './device-keys.js';
 import { DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS } from './enroll.js';
 
@@ -25,8 +26,10 @@ export interface DeviceServiceDeps {
 
 async function requireDevice(core: ControllerCore, context: CallContext): Promise<AuthenticatedDevice> {
   const raw = context.authContext.sslPeerCertificate?.raw;
-  const device = await authenticateDevice(core, raw === undefined ? undefined : new Uint8Array(raw));
+  const device = await identifyDevice(core, raw === undefined ? undefined : new Uint8Array(raw));
   if (device === undefined) throw new Unauthenticated();
+  // A revoked robot proved who it is; it is refused for what it is (device.proto: PERMISSION_DENIED).
+  if (device.device.status !== 'active') throw new CertificateRevoked(device.device.certificateSerial);
   return device;
 }
 

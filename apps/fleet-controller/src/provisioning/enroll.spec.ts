@@ -176,11 +176,13 @@ describe('DeviceService over mutual TLS', () => {
     expect(bundle.keyBundle?.deviceId).toBe('robot-renew');
   });
 
-  it('refuses a call without a client certificate and one from a revoked device', async () => {
+  it('refuses a call without a client certificate (UNAUTHENTICATED) and one from a revoked device (PERMISSION_DENIED)', async () => {
     expect((await rejection(harness.deviceClient(undefined).getKeyBundle({}))).code).toBe('UNAUTHENTICATED');
     const device = await enrolled('robot-revoked');
     await harness.core.repository.revokeDevice('acme', 'robot-revoked');
-    expect((await rejection(harness.deviceClient(device).renewCertificate({ csr: device.csr }))).code).toBe('UNAUTHENTICATED');
+    const refused = await rejection(harness.deviceClient(device).renewCertificate({ csr: device.csr }));
+    expect(refused.code).toBe('CERTIFICATE_REVOKED');
+    expect(refused.status).toBe(7);
   });
 
   it('says plainly that the command stream is not in this build', async () => {

@@ -3,7 +3,7 @@
  * key bundles, and DeviceService.
  */
 export { enroll, DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS, type EnrollmentDeps } from './enroll.js';
-export { authenticateDevice, type AuthenticatedDevice } from './device-auth.js';
+export { authenticateDevice, identifyDevice, type AuthenticatedDevice } from './device-auth.js';
 export { keyBundleFor, emergencyKeyOf } from './device-keys.js';
 export { createDeviceService, type DeviceServiceDeps } from './device-service.js';
 export { serialMatches, isValidSerial, MAX_SERIAL_LENGTH } from './serial-pattern.js';
