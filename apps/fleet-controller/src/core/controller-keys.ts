@@ -12,6 +12,7 @@
 import { InvalidArgument } from '@fleetkey/key-types';
 import { z } from 'zod';
 import type { RepositoryTx } from '../store/index.js';
+import { base64DerSchema, kmsKeyIdSchema, parseStoredJson } from './stored-json.js';
 
 export interface ControllerKeyRecord {
   readonly kmsProvider: string;
@@ -23,14 +24,13 @@ export interface ControllerKeyRecord {
 }
 
 const SETTING_KEY = 'controller-keys';
-const kmsKeyId = z.string().min(1).max(1024).regex(/^[\x21-\x7e]+$/);
 const schema = z.strictObject({
   version: z.literal(1),
   kmsProvider: z.string().min(1).max(64),
-  kekId: kmsKeyId,
-  tlsCaKeyId: kmsKeyId,
-  tlsCaCertificate: z.string().min(1).max(32_768).regex(/^[A-Za-z0-9+/]+={0,2}$/),
-  auditKeyId: kmsKeyId,
+  kekId: kmsKeyIdSchema,
+  tlsCaKeyId: kmsKeyIdSchema,
+  tlsCaCertificate: base64DerSchema,
+  auditKeyId: kmsKeyIdSchema,
 });
 
 export async function saveControllerKeys(tx: RepositoryTx, record: ControllerKeyRecord): Promise<void> {
@@ -50,12 +50,7 @@ export async function saveControllerKeys(tx: RepositoryTx, record: ControllerKey
 export async function loadControllerKeys(tx: Pick<RepositoryTx, 'getSetting'>): Promise<ControllerKeyRecord> {
   const text = await tx.getSetting(SETTING_KEY);
   if (text === undefined) throw new InvalidArgument('the state store has no controller keys: was it made by `fleet-controller init`?');
-  let parsed: z.output<typeof schema>;
-  try {
-    parsed = schema.parse(JSON.parse(text));
-  } catch {
-    throw new InvalidArgument('the stored controller key record is malformed');
-  }
+  const parsed = parseStoredJson(text, schema, 'controller key record');
   return {
     kmsProvider: parsed.kmsProvider,
     kekId: parsed.kekId,

@@ -6,9 +6,10 @@
  * Trust boundary: only key ids, algorithms and the public CA certificate — never key material.
  * What is read back is validated field by field (someone may have edited the database).
  */
-import { InvalidArgument, assertIdentifier, type KeyAlgorithm } from '@fleetkey/key-types';
+import { assertIdentifier, type KeyAlgorithm } from '@fleetkey/key-types';
 import { z } from 'zod';
 import type { RepositoryTx } from '../store/index.js';
+import { base64DerSchema, kmsKeyIdSchema, parseStoredJson } from '../core/stored-json.js';
 
 export interface FleetKeyRecord {
   readonly fleetId: string;
@@ -27,20 +28,18 @@ export interface FleetKeyRecord {
 }
 
 const SETTING_PREFIX = 'fleet-keys/';
-const kmsKeyId = z.string().min(1).max(1024).regex(/^[\x21-\x7e]+$/);
-const base64 = z.string().min(1).max(32_768).regex(/^[A-Za-z0-9+/]+={0,2}$/);
 const algorithm = z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECDSA_P256', 'ECDSA_P384', 'ECDSA_P521', 'ED25519']);
 
 const recordSchema = z.strictObject({
   version: z.literal(1),
   kmsProvider: z.string().min(1).max(64),
-  caKeyId: kmsKeyId,
+  caKeyId: kmsKeyIdSchema,
   caAlgorithm: algorithm,
-  caCertificate: base64,
-  emergencyKeyId: kmsKeyId,
+  caCertificate: base64DerSchema,
+  emergencyKeyId: kmsKeyIdSchema,
   emergencyAlgorithm: algorithm,
   emergencyKeyVersion: z.number().int().min(1).max(2 ** 31 - 1),
-  kekId: kmsKeyId,
+  kekId: kmsKeyIdSchema,
 });
 
 function settingKey(fleetId: string): string {
@@ -71,12 +70,7 @@ export async function saveFleetKeys(tx: RepositoryTx, record: FleetKeyRecord): P
 export async function loadFleetKeys(tx: Pick<RepositoryTx, 'getSetting'>, fleetId: string): Promise<FleetKeyRecord | undefined> {
   const text = await tx.getSetting(settingKey(fleetId));
   if (text === undefined) return undefined;
-  let parsed: z.output<typeof recordSchema>;
-  try {
-    parsed = recordSchema.parse(JSON.parse(text));
-  } catch {
-    throw new InvalidArgument(`the stored key record of fleet ${fleetId} is malformed`);
-  }
+  const parsed = parseStoredJson(text, recordSchema, `key record of fleet ${fleetId}`);
   return {
     fleetId,
     kmsProvider: parsed.kmsProvider,

@@ -21,7 +21,10 @@ import {
   type KeyBundle,
   type SignedEpochManifest,
 } from '@fleetkey/protocol';
+import { issueDeviceCertificate, verifyCsr, type IssuedCertificate, type VerifiedCsr } from '@fleetkey/crypto';
+import { KIND_POLICIES } from '@fleetkey/key-types';
 import type { ControllerCore } from '../core/core.js';
+import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
 import { loadEpochManifest } from '../fleets/settings.js';
 import type { FleetKeyRecord } from '../fleets/fleet-keys.js';
 
@@ -77,5 +80,31 @@ export async function keyBundleFor(
     epochKeys,
     sequence,
     issuedAt: core.clock(),
+  });
+}
+
+export const DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** Verifies a device CSR: proof of possession, and a key algorithm the device-identity policy allows. */
+export function verifyDeviceCsr(csr: Uint8Array): VerifiedCsr {
+  return verifyCsr(csr, { allowedKeyAlgorithms: KIND_POLICIES['device-identity'].allowedAlgorithms });
+}
+
+/** A device certificate signed by the fleet CA key in the KMS, back-dated for clock skew. */
+export async function issueFleetDeviceCertificate(
+  core: ControllerCore,
+  keys: FleetKeyRecord,
+  device: { readonly deviceId: string; readonly publicKey: KeyObject },
+  validityMs: number = DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS,
+): Promise<IssuedCertificate> {
+  const now = core.clock();
+  return issueDeviceCertificate({
+    issuerSigner: await core.signer(keys.caKeyId),
+    issuerCertificate: keys.caCertificateDer,
+    publicKey: device.publicKey,
+    fleet: keys.fleetId,
+    deviceId: device.deviceId,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + validityMs),
   });
 }

@@ -9,15 +9,13 @@
  * device PERMISSION_DENIED (CERTIFICATE_REVOKED).
  */
 import { create } from '@bufbuild/protobuf';
-import { CertificateRevoked, issueDeviceCertificate, verifyCsr } from '@fleetkey/crypto';
-import { KIND_POLICIES, NotImplemented, Unauthenticated, isFleetkeyError } from '@fleetkey/key-types';
+import { CertificateRevoked } from '@fleetkey/crypto';
+import { NotImplemented, Unauthenticated, isFleetkeyError } from '@fleetkey/key-types';
 import { RenewCertificateResponseSchema, type CallContext, type DeviceService, type ServiceHandlers } from '@fleetkey/protocol';
 import type { ControllerCore } from '../core/core.js';
-import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
 import { loadRevocationList } from '../fleets/settings.js';
 import { identifyDevice, type AuthenticatedDevice } from './device-auth.js';
-import { keyBundleFor } from './device-keys.js';
-import { DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS } from './enroll.js';
+import { issueFleetDeviceCertificate, keyBundleFor, verifyDeviceCsr } from './device-keys.js';
 
 export interface DeviceServiceDeps {
   readonly core: ControllerCore;
@@ -49,18 +47,9 @@ export function createDeviceService(deps: DeviceServiceDeps): ServiceHandlers<ty
       const device = await requireDevice(core, context);
       const actor = `device:${device.deviceId}`;
       try {
-        const csr = verifyCsr(request.csr, { allowedKeyAlgorithms: KIND_POLICIES['device-identity'].allowedAlgorithms });
+        const csr = verifyDeviceCsr(request.csr);
         const keys = await core.fleetKeys(device.fleetId);
-        const now = core.clock();
-        const certificate = await issueDeviceCertificate({
-          issuerSigner: await core.signer(keys.caKeyId),
-          issuerCertificate: keys.caCertificateDer,
-          publicKey: csr.publicKey,
-          fleet: device.fleetId,
-          deviceId: device.deviceId,
-          notBefore: new Date(now - CLOCK_SKEW_MS),
-          notAfter: new Date(now + (deps.deviceCertificateValidityMs ?? DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS)),
-        });
+        const certificate = await issueFleetDeviceCertificate(core, keys, { deviceId: device.deviceId, publicKey: csr.publicKey }, deps.deviceCertificateValidityMs);
         const keyChanged = !csr.publicKey.equals(device.publicKey);
         const keyBundle = keyChanged
           ? await keyBundleFor(core, { fleetId: device.fleetId, groupId: device.device.groupId, deviceId: device.deviceId, publicKey: csr.publicKey })

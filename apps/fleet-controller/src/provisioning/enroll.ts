@@ -13,23 +13,19 @@
  * is used; the CSR's own names are ignored — the controller names the device.
  */
 import { create } from '@bufbuild/protobuf';
-import { issueDeviceCertificate, verifyCsr } from '@fleetkey/crypto';
 import {
   EnrollmentTokenRejected,
   InvalidArgument,
-  KIND_POLICIES,
   isFleetkeyError,
   type FleetkeyErrorCode,
 } from '@fleetkey/key-types';
 import { EnrollResponseSchema, type EnrollRequest, type EnrollResponse } from '@fleetkey/protocol';
-import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
 import { loadRevocationList } from '../fleets/settings.js';
 import type { ControllerCore } from '../core/core.js';
 import { MAX_TOKEN_LENGTH, RecordExists, TOKEN_PREFIX, hashToken, type BurnFailureReason, type EnrollmentToken } from '../store/index.js';
-import { emergencyKeyOf, keyBundleFor } from './device-keys.js';
+import { emergencyKeyOf, issueFleetDeviceCertificate, keyBundleFor, verifyDeviceCsr } from './device-keys.js';
 import { isValidSerial, serialMatches } from './serial-pattern.js';
 
-export const DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS = 365 * 24 * 60 * 60 * 1000;
 
 export interface EnrollmentDeps {
   readonly core: ControllerCore;
@@ -110,22 +106,13 @@ async function enrollWithToken(deps: EnrollmentDeps, request: EnrollRequest, tok
   if (token.serialPattern !== null && !serialMatches(token.serialPattern, request.serialNumber)) {
     throw new EnrollmentTokenRejected('out-of-scope', 'the serial number does not match the one the token is bound to');
   }
-  const csr = verifyCsr(request.csr, { allowedKeyAlgorithms: KIND_POLICIES['device-identity'].allowedAlgorithms });
+  const csr = verifyDeviceCsr(request.csr);
   if ((await core.repository.getDevice(token.fleetId, deviceId)) !== undefined) {
     throw new RecordExists(`device ${deviceId} is already enrolled in fleet ${token.fleetId}`);
   }
 
   const keys = await core.fleetKeys(token.fleetId);
-  const now = core.clock();
-  const certificate = await issueDeviceCertificate({
-    issuerSigner: await core.signer(keys.caKeyId),
-    issuerCertificate: keys.caCertificateDer,
-    publicKey: csr.publicKey,
-    fleet: token.fleetId,
-    deviceId,
-    notBefore: new Date(now - CLOCK_SKEW_MS),
-    notAfter: new Date(now + (deps.deviceCertificateValidityMs ?? DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS)),
-  });
+  const certificate = await issueFleetDeviceCertificate(core, keys, { deviceId, publicKey: csr.publicKey }, deps.deviceCertificateValidityMs);
 
   // Built before the device is recorded: a failure here leaves no device without keys.
   const keyBundle = await keyBundleFor(core, { fleetId: token.fleetId, groupId: token.groupId, deviceId, publicKey: csr.publicKey });
