@@ -5,15 +5,10 @@
  * against the CA chain; then mutual TLS, the broker with the device certificate, the HTTP probes,
  * `fleetctl audit verify`, and a clean SIGTERM — with no token in any log line.
  */
-import { spawn, execFile, type ChildProcessByStdio } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { credentials } from '@grpc/grpc-js';
 import { unwrapWithPrivateKey } from '@fleetkey/crypto';
 import { DeviceService, ProvisioningService, closeClient, createClient, keyBundleWrapContext } from '@fleetkey/protocol';
@@ -21,18 +16,14 @@ import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derToPem } from '../core/server-tls.js';
 import { deviceIdentity } from '../provisioning/testing.js';
-
-const run = promisify(execFile);
-const CONTROLLER_BIN = new URL('../../bin/fleet-controller.mjs', import.meta.url).pathname;
-const FLEETCTL_BIN = new URL('../../../fleetctl/bin/fleetctl.mjs', import.meta.url).pathname;
+import { FLEETCTL_BIN, initDataDir, run, startServe, type ReadyAddresses, type ServeProcess } from './testing.js';
 
 let parent: string;
 let dataDir: string;
 let adminToken: string;
 let caFile: string;
-let controller: ChildProcessByStdio<Writable, Readable, Readable>;
-let ready: { grpc: string; mqtt: string; http: string };
-let stderrLog = '';
+let controller: ServeProcess;
+let ready: ReadyAddresses;
 const secrets: string[] = [];
 
 async function fleetctl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -44,30 +35,17 @@ async function fleetctl(...args: string[]): Promise<{ stdout: string; stderr: st
 beforeAll(async () => {
   parent = await mkdtemp(join(tmpdir(), 'fk-e2e-'));
   dataDir = join(parent, 'controller');
-  const init = await run(process.execPath, [CONTROLLER_BIN, 'init', '--data-dir', dataDir, '--fleet', 'acme', '-o', 'json']);
-  const initialised = JSON.parse(init.stdout) as { adminToken: string; caFile: string; fleet: string };
+  const initialised = await initDataDir(dataDir, 'acme');
   expect(initialised.fleet).toBe('acme');
   adminToken = initialised.adminToken;
   caFile = initialised.caFile;
   secrets.push(adminToken);
-
-  controller = spawn(process.execPath, [CONTROLLER_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--mqtt-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--log-level', 'debug'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  controller.stderr.on('data', (chunk: Buffer) => {
-    stderrLog += chunk.toString('utf8');
-  });
-  const lines = createInterface({ input: controller.stdout });
-  const [first] = (await Promise.race([once(lines, 'line'), once(controller, 'exit').then(() => [undefined])])) as [string | undefined];
-  if (first === undefined) throw new Error(`the controller exited before it was ready:\n${stderrLog}`);
-  const parsed = JSON.parse(first) as { event: string; grpc: string; mqtt: string; http: string };
-  expect(Object.keys(parsed)).toEqual(['event', 'grpc', 'mqtt', 'http']);
-  expect(parsed.event).toBe('ready');
-  ready = parsed;
+  controller = await startServe(dataDir, process.env, ['--log-level', 'debug']);
+  ready = controller.ready;
 }, 60_000);
 
 afterAll(async () => {
-  if (controller?.exitCode === null) controller.kill('SIGKILL');
+  if (controller?.child.exitCode === null) controller.child.kill('SIGKILL');
   await rm(parent, { recursive: true, force: true });
 });
 
@@ -136,6 +114,31 @@ describe('a controller as an operator and a factory station meet it', () => {
     }
   });
 
+  it('creates a second fleet while running: its robots enroll and are trusted over mutual TLS at once', async () => {
+    await fleetctl('fleets', 'create', 'beta', '--display-name', 'Beta line');
+    const fleets = JSON.parse((await fleetctl('fleets', 'list', '-o', 'json')).stdout) as { fleets: { fleet: string }[] };
+    expect(fleets.fleets.map((f) => f.fleet).sort()).toEqual(['acme', 'beta']);
+    const minted = JSON.parse((await fleetctl('tokens', 'create', '--fleet', 'beta', '--group', 'line-2', '-o', 'json')).stdout) as { tokens: { token: string }[] };
+    secrets.push(minted.tokens[0]!.token);
+    const robot = await deviceIdentity('ECDSA_P256', 'robot-7');
+    const ca = await readFile(caFile);
+    const station = createClient(ProvisioningService, ready.grpc, credentials.createSsl(ca));
+    const enrolled = await station.enroll({ enrollmentToken: minted.tokens[0]!.token, csr: robot.csr, deviceId: 'robot-7' }).finally(() => closeClient(station));
+    // Same device id as in acme: fleets are separate tenants, each with its own CA.
+    expect(enrolled.fleet).toBe('beta');
+    expect(enrolled.group).toBe('line-2');
+    expect(Buffer.from(enrolled.caChain[0]!)).not.toEqual(Buffer.from(caChain[0]!));
+    const keyPem = robot.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const client = createClient(DeviceService, ready.grpc, credentials.createSsl(ca, Buffer.from(keyPem), Buffer.from(derToPem(enrolled.certificate))));
+    try {
+      expect((await client.getKeyBundle({})).keyBundle?.fleet).toBe('beta');
+    } finally {
+      closeClient(client);
+    }
+    const acmeDevices = JSON.parse((await fleetctl('devices', 'list', '--fleet', 'acme', '-o', 'json')).stdout) as { devices: { fleet: string }[] };
+    expect(acmeDevices.devices.every((d) => d.fleet === 'acme')).toBe(true);
+  });
+
   it('answers the HTTP probes and exports metrics', async () => {
     const base = `http://${ready.http}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
@@ -144,7 +147,7 @@ describe('a controller as an operator and a factory station meet it', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/fleetkey_enrollments_total\{[^}]*fleet="acme"[^}]*\} 1/);
     expect(metrics).toMatch(/fleetkey_grpc_requests_total\{[^}]*method="Enroll"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/fleetkey_audit_records_total\{action="device.enroll",result="ok"\} 1/);
+    expect(metrics).toMatch(/fleetkey_audit_records_total\{action="device.enroll",result="ok"\} 2/);
     expect(metrics).toMatch(/fleetkey_mqtt_clients \d/);
   });
 
@@ -155,9 +158,8 @@ describe('a controller as an operator and a factory station meet it', () => {
     const auditListing = (await fleetctl('audit', 'list', '-o', 'json')).stdout;
     expect(JSON.parse(auditListing).records.length).toBeGreaterThan(10);
 
-    controller.kill('SIGTERM');
-    const [code] = (await once(controller, 'exit')) as [number | null];
-    expect(code).toBe(0);
+    expect(await controller.stop()).toBe(0);
+    const stderrLog = controller.stderr();
     expect(stderrLog).toContain('controller stopped');
     for (const secret of secrets) expect(stderrLog).not.toContain(secret);
     expect(stderrLog).not.toMatch(/fk_(op|enr)_[A-Za-z0-9_-]{20,}/);
