@@ -164,7 +164,8 @@ export async function startController(options: ServeOptions): Promise<RunningCon
       privateKeyPem: tls.privateKeyPem.toString('utf8'),
       authenticateDevice: async (certificateDer: Uint8Array) => {
         const device = await authenticateDevice(core, certificateDer);
-        return device === undefined ? undefined : { fleet: device.fleetId, deviceId: device.deviceId };
+        if (device === undefined) return undefined;
+        return { fleet: device.fleetId, deviceId: device.deviceId, ...(device.device.groupId === null ? {} : { group: device.device.groupId }) };
       },
       logger: logger.child({ component: 'mqtt' }),
       onClientCount: (count: number) => metrics.setMqttClients(count),
