@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { unwrapWithPrivateKey } from '@fleetkey/crypto';
-import { DeviceService, ProvisioningService, closeClient, createClient, keyBundleWrapContext } from '@fleetkey/protocol';
+import { DeviceService, ProvisioningService, closeClient, createClient, groupBroadcastTopic, keyBundleWrapContext } from '@fleetkey/protocol';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derToPem } from '../core/server-tls.js';
@@ -134,6 +134,16 @@ describe('a controller as an operator and a factory station meet it', () => {
       expect((await client.getKeyBundle({})).keyBundle?.fleet).toBe('beta');
     } finally {
       closeClient(client);
+    }
+    // Its group's broadcast topic is open to it on the broker; another group's is not.
+    const [host, port] = ready.mqtt.split(':');
+    const mqttClient = await connectAsync({ protocol: 'mqtts', host, port: Number(port), ca, key: keyPem, cert: derToPem(enrolled.certificate), clientId: 'robot-7', reconnectPeriod: 0, connectTimeout: 5000 });
+    try {
+      expect((await mqttClient.subscribeAsync(groupBroadcastTopic('beta', 'line-2'), { qos: 1 }))[0]!.qos).toBe(1);
+      // mqtt.js rejects a subscription the SUBACK refuses (0x80).
+      await expect(mqttClient.subscribeAsync(groupBroadcastTopic('beta', 'line-3'), { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    } finally {
+      await mqttClient.endAsync();
     }
     const acmeDevices = JSON.parse((await fleetctl('devices', 'list', '--fleet', 'acme', '-o', 'json')).stdout) as { devices: { fleet: string }[] };
     expect(acmeDevices.devices.every((d) => d.fleet === 'acme')).toBe(true);
