@@ -188,8 +188,8 @@ export async function connectToBroker(robot: EnrolledRobot): Promise<MqttClient>
 export const SUBACK_FAILURE = 0x80;
 
 /**
- * Subscribes at QoS 1 and returns the SUBACK return code: the granted QoS, or 0x80 when the
- * broker refused (MQTT.js rejects the call with the code attached).
+ * Subscribes to one topic at QoS 1 and returns the SUBACK return code: the granted QoS, or 0x80
+ * when the broker refused (MQTT.js then rejects with the SUBACK packet attached).
  */
 export async function subscribeReturnCode(client: MqttClient, topic: string): Promise<number> {
   try {
@@ -198,7 +198,8 @@ export async function subscribeReturnCode(client: MqttClient, topic: string): Pr
     if (code === undefined) throw new Error('the broker answered the subscription without a return code');
     return code;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
+    const refused = (error as { packet?: { cmd?: unknown; granted?: unknown } }).packet;
+    const code = refused?.cmd === 'suback' && Array.isArray(refused.granted) ? (refused.granted[0] as unknown) : undefined;
     if (typeof code === 'number' && (code & SUBACK_FAILURE) !== 0) return code;
     throw error;
   }
