@@ -91,6 +91,111 @@ export interface Device {
   readonly status: DeviceStatus;
   readonly enrolledAt: Millis;
   readonly revokedAt: Millis | null;
+  /** Why it was revoked (operator's words, not secret); null while active. */
+  readonly revocationReason: string | null;
+  /** Last time the device reached the controller (an ack, a status report, a key-bundle fetch). */
+  readonly lastContact: Millis | null;
+  /** Highest key-bundle / command / revocation-list sequence the device acknowledged as applied. */
+  readonly ackedBundleSequence: number;
+  readonly ackedCommandSequence: number;
+  readonly ackedRevocationSequence: number;
+}
+
+/** What a device acknowledges (messages.proto AckKind). */
+export const DEVICE_ACK_KINDS = ['key-bundle', 'command', 'revocation-list'] as const;
+export type DeviceAckKind = (typeof DEVICE_ACK_KINDS)[number];
+
+/** Signed emergency commands (messages.proto CommandAction). */
+export const COMMAND_ACTIONS = ['lockdown', 'lift', 'revoke', 'fetch-keys', 'pin-emergency-key'] as const;
+export type CommandAction = (typeof COMMAND_ACTIONS)[number];
+
+/** Whom a command applies to: the fleet, one group of it, or one device of it. */
+export type CommandScope =
+  | { readonly kind: 'fleet' }
+  | { readonly kind: 'group'; readonly groupId: string }
+  | { readonly kind: 'device'; readonly deviceId: string };
+
+export interface IssuedCommand {
+  readonly fleetId: string;
+  /** The fleet's command sequence (from nextSequence): strictly increasing, never reused. */
+  readonly sequence: number;
+  readonly action: CommandAction;
+  readonly scope: CommandScope;
+  readonly reason: string;
+  /** Operator id, or 'system'. */
+  readonly issuedBy: string;
+  readonly issuedAt: Millis;
+  readonly expiresAt: Millis;
+  /** The lift request a LIFT executes; null otherwise. */
+  readonly requestId: string | null;
+  readonly wipe: boolean;
+  /** The SignedCommand bytes exactly as published (MQTT) and streamed (gRPC). */
+  readonly signedCommand: Uint8Array;
+}
+export type NewCommand = IssuedCommand;
+
+/** A device's answer to a command (messages.proto AckOutcome). */
+export const COMMAND_ACK_OUTCOMES = ['applied', 'rejected-signature', 'rejected-replay', 'rejected-expired', 'rejected-malformed', 'failed'] as const;
+export type CommandAckOutcome = (typeof COMMAND_ACK_OUTCOMES)[number];
+
+export interface CommandAck {
+  readonly fleetId: string;
+  readonly sequence: number;
+  readonly deviceId: string;
+  readonly outcome: CommandAckOutcome;
+  readonly ackedAt: Millis;
+}
+export interface NewCommandAck {
+  readonly fleetId: string;
+  readonly sequence: number;
+  readonly deviceId: string;
+  readonly outcome: CommandAckOutcome;
+}
+
+export const LIFT_REQUEST_STATES = ['pending', 'executed', 'expired', 'superseded'] as const;
+export type LiftRequestState = (typeof LIFT_REQUEST_STATES)[number];
+
+export interface LiftApproval {
+  readonly operatorId: string;
+  readonly approvedAt: Millis;
+}
+
+export interface LiftRequest {
+  readonly id: string;
+  readonly fleetId: string;
+  readonly scope: CommandScope;
+  readonly reason: string;
+  readonly requestedBy: string;
+  readonly requestedAt: Millis;
+  readonly expiresAt: Millis;
+  readonly state: LiftRequestState;
+  /** The LIFT command's sequence once executed. */
+  readonly executedSequence: number | null;
+  /** In approval order; the requester's own approval is the first. */
+  readonly approvals: readonly LiftApproval[];
+}
+export interface NewLiftRequest {
+  readonly fleetId: string;
+  readonly scope: CommandScope;
+  readonly reason: string;
+  readonly requestedBy: string;
+  readonly expiresAt: Millis;
+}
+
+/** Signed public artefacts the controller keeps current per fleet: epoch manifests (one per key series) and the revocation list. */
+export const SIGNED_ARTIFACT_KINDS = ['epoch-manifest', 'revocation-list'] as const;
+export type SignedArtifactKind = (typeof SIGNED_ARTIFACT_KINDS)[number];
+
+export interface SignedArtifact {
+  readonly fleetId: string;
+  readonly kind: SignedArtifactKind;
+  /** The key series for a manifest ('fleet' or a group id); '' for the revocation list. */
+  readonly name: string;
+  /** The artefact's own sequence (monotonic per fleet, kind and name). */
+  readonly sequence: number;
+  /** The signed wrapper's protobuf bytes, exactly as signed and served. */
+  readonly bytes: Uint8Array;
+  readonly issuedAt: Millis;
 }
 
 export interface CommunicationEpoch {
@@ -212,8 +317,15 @@ export interface RepositoryTx {
   createDevice(input: NewDevice): Promise<Device>;
   getDevice(fleetId: string, deviceId: string): Promise<Device | undefined>;
   listDevices(fleets: FleetSelector, filter?: DeviceFilter): Promise<Device[]>;
-  /** Idempotent: keeps the first `revokedAt`. @throws RecordNotFound */
-  revokeDevice(fleetId: string, deviceId: string): Promise<Device>;
+  /** Idempotent: keeps the first `revokedAt` and reason. @throws RecordNotFound */
+  revokeDevice(fleetId: string, deviceId: string, reason?: string): Promise<Device>;
+  /**
+   * Records that the device applied `sequence` of `kind`: the stored sequence only ever grows
+   * (a late, lower ack changes nothing) and lastContact is set. @throws RecordNotFound
+   */
+  recordDeviceAck(fleetId: string, deviceId: string, kind: DeviceAckKind, sequence: number): Promise<Device>;
+  /** Sets lastContact to now. @throws RecordNotFound */
+  touchDevice(fleetId: string, deviceId: string): Promise<void>;
   /** Certificate renewal. @throws RecordNotFound; IllegalStateTransition when the device is revoked. */
   updateDeviceCertificate(fleetId: string, deviceId: string, certificateDer: Uint8Array, certificateSerial: string): Promise<Device>;
 
@@ -231,6 +343,41 @@ export interface RepositoryTx {
   // command sequence
   /** Next command sequence number of a fleet: 1, 2, 3… never reused, even across replicas. @throws RecordNotFound */
   nextSequence(fleetId: string): Promise<number>;
+  /** The last command sequence handed out for the fleet, 0 when none. */
+  currentSequence(fleetId: string): Promise<number>;
+
+  // signed commands and their acknowledgements
+  /** @throws RecordExists when the fleet already has that sequence; RecordNotFound for an unknown fleet. */
+  createCommand(input: NewCommand): Promise<IssuedCommand>;
+  getCommand(fleetId: string, sequence: number): Promise<IssuedCommand | undefined>;
+  /** Ascending by sequence; `afterSequence` excludes it and everything before; at most `limit` (≤ 1000, default 1000). */
+  listCommands(fleetId: string, filter?: { readonly afterSequence?: number; readonly action?: CommandAction; readonly limit?: number }): Promise<IssuedCommand[]>;
+  /** One ack per device and command: a later ack replaces an earlier one. @throws RecordNotFound for an unknown command or device. */
+  recordCommandAck(input: NewCommandAck): Promise<CommandAck>;
+  /** Ordered by device id. */
+  listCommandAcks(fleetId: string, sequence: number): Promise<CommandAck[]>;
+
+  // two-operator lift requests
+  /** The requester's approval is recorded as the first. @throws RecordNotFound for an unknown fleet. */
+  createLiftRequest(input: NewLiftRequest): Promise<LiftRequest>;
+  getLiftRequest(fleetId: string, id: string): Promise<LiftRequest | undefined>;
+  /** Newest first. */
+  listLiftRequests(fleetId: string, filter?: { readonly state?: LiftRequestState }): Promise<LiftRequest[]>;
+  /**
+   * Adds an operator's approval to a pending request.
+   * @throws RecordNotFound; RecordExists when that operator already approved; IllegalStateTransition when not pending.
+   */
+  addLiftApproval(fleetId: string, id: string, operatorId: string): Promise<LiftRequest>;
+  /** pending → executed (with the LIFT's sequence), expired or superseded. @throws RecordNotFound; IllegalStateTransition otherwise. */
+  setLiftRequestState(fleetId: string, id: string, state: Exclude<LiftRequestState, 'pending'>, executedSequence?: number): Promise<LiftRequest>;
+
+  // signed artefacts
+  /**
+   * Stores the current artefact of (fleet, kind, name), replacing the previous one.
+   * @throws IllegalStateTransition when `sequence` is not greater than the stored one; RecordNotFound for an unknown fleet.
+   */
+  putSignedArtifact(input: Omit<SignedArtifact, 'issuedAt'>): Promise<SignedArtifact>;
+  getSignedArtifact(fleetId: string, kind: SignedArtifactKind, name: string): Promise<SignedArtifact | undefined>;
 
   // settings / meta
   getSetting(key: string): Promise<string | undefined>;
@@ -263,6 +410,12 @@ export const AUDIT_ACTIONS = [
   'controller.start',
   'controller.stop',
   'audit.head.sign',
+  'command.issue',
+  'command.ack',
+  'lift.request',
+  'lift.approve',
+  'rotation.start',
+  'backup.create',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { isFleetkeyError, type FleetkeyErrorCode } from '@fleetkey/key-types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_FLEETS, type Millis, type NewAuditRecord, type Repository } from './repository.js';
+import { ALL_FLEETS, type Millis, type NewAuditRecord, type NewCommand, type Repository } from './repository.js';
 import { generateToken, hashToken } from './tokens.js';
 
 /** A settable clock for implementations under test. */
@@ -505,6 +505,134 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
         release();
         await Promise.all([inTx, outside]);
         expect(order).toEqual(['tx-done', 'outside-2']);
+      });
+    });
+
+    describe('device acknowledgements', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await device('alpha', 'r1');
+      });
+
+      it('keeps the highest sequence of each kind and the last contact, and records why a device was revoked', async () => {
+        const fresh = await repo.getDevice('alpha', 'r1');
+        expect(fresh).toMatchObject({ ackedBundleSequence: 0, ackedCommandSequence: 0, ackedRevocationSequence: 0, lastContact: null, revocationReason: null });
+        clock.advance(10);
+        expect((await repo.recordDeviceAck('alpha', 'r1', 'key-bundle', 3)).ackedBundleSequence).toBe(3);
+        expect((await repo.recordDeviceAck('alpha', 'r1', 'key-bundle', 2)).ackedBundleSequence).toBe(3);
+        expect((await repo.recordDeviceAck('alpha', 'r1', 'command', 7)).ackedCommandSequence).toBe(7);
+        expect((await repo.recordDeviceAck('alpha', 'r1', 'revocation-list', 1)).lastContact).toBe(clock());
+        clock.advance(5);
+        await repo.touchDevice('alpha', 'r1');
+        expect((await repo.getDevice('alpha', 'r1'))?.lastContact).toBe(clock());
+        await expectCode(repo.recordDeviceAck('alpha', 'nope', 'command', 1), 'RECORD_NOT_FOUND');
+        await expectCode(repo.recordDeviceAck('alpha', 'r1', 'command', 0), 'RangeError');
+        await expectCode(repo.recordDeviceAck('alpha', 'r1', 'other' as never, 1), 'TypeError');
+        const revoked = await repo.revokeDevice('alpha', 'r1', 'stolen from the loading dock');
+        expect(revoked).toMatchObject({ status: 'revoked', revocationReason: 'stolen from the loading dock' });
+        expect((await repo.revokeDevice('alpha', 'r1', 'again')).revocationReason).toBe('stolen from the loading dock');
+      });
+    });
+
+    describe('signed commands', () => {
+      const signed = new Uint8Array([8, 1, 18, 3]);
+      const command = (sequence: number, overrides: Partial<NewCommand> = {}): NewCommand => ({
+        fleetId: 'alpha',
+        sequence,
+        action: 'lockdown',
+        scope: { kind: 'fleet' },
+        reason: 'drill',
+        issuedBy: 'op-1',
+        issuedAt: clock(),
+        expiresAt: clock() + 3_600_000,
+        requestId: null,
+        wipe: false,
+        signedCommand: signed,
+        ...overrides,
+      });
+
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await device('alpha', 'r1');
+        await device('alpha', 'r2');
+      });
+
+      it('stores commands by fleet and sequence, lists them in order, and refuses a reused sequence', async () => {
+        expect(await repo.currentSequence('alpha')).toBe(0);
+        const first = await repo.nextSequence('alpha');
+        const second = await repo.nextSequence('alpha');
+        expect(await repo.currentSequence('alpha')).toBe(second);
+        await repo.createCommand(command(first));
+        const lift = await repo.createCommand(command(second, { action: 'lift', scope: { kind: 'group', groupId: 'line-1' }, requestId: 'req-1' }));
+        expect(lift).toMatchObject({ sequence: second, action: 'lift', scope: { kind: 'group', groupId: 'line-1' }, requestId: 'req-1', wipe: false });
+        expect(Buffer.from((await repo.getCommand('alpha', first))!.signedCommand)).toEqual(Buffer.from(signed));
+        expect((await repo.listCommands('alpha')).map((c) => c.sequence)).toEqual([first, second]);
+        expect((await repo.listCommands('alpha', { afterSequence: first })).map((c) => c.sequence)).toEqual([second]);
+        expect((await repo.listCommands('alpha', { action: 'lift' })).map((c) => c.action)).toEqual(['lift']);
+        expect(await repo.listCommands('beta')).toEqual([]);
+        await expectCode(repo.createCommand(command(first)), 'RECORD_EXISTS');
+        await expectCode(repo.createCommand(command(9, { fleetId: 'nope' })), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createCommand(command(9, { expiresAt: clock() })), 'RangeError');
+        await expectCode(repo.createCommand(command(9, { scope: { kind: 'device', deviceId: 'a/b' } })), 'INVALID_IDENTIFIER');
+      });
+
+      it('keeps one ack per device and command, the latest winning', async () => {
+        await repo.createCommand(command(1));
+        await repo.recordCommandAck({ fleetId: 'alpha', sequence: 1, deviceId: 'r2', outcome: 'failed' });
+        clock.advance(1);
+        await repo.recordCommandAck({ fleetId: 'alpha', sequence: 1, deviceId: 'r2', outcome: 'applied' });
+        await repo.recordCommandAck({ fleetId: 'alpha', sequence: 1, deviceId: 'r1', outcome: 'rejected-replay' });
+        expect((await repo.listCommandAcks('alpha', 1)).map((a) => [a.deviceId, a.outcome])).toEqual([
+          ['r1', 'rejected-replay'],
+          ['r2', 'applied'],
+        ]);
+        await expectCode(repo.recordCommandAck({ fleetId: 'alpha', sequence: 2, deviceId: 'r1', outcome: 'applied' }), 'RECORD_NOT_FOUND');
+        await expectCode(repo.recordCommandAck({ fleetId: 'alpha', sequence: 1, deviceId: 'ghost', outcome: 'applied' }), 'RECORD_NOT_FOUND');
+        await expectCode(repo.recordCommandAck({ fleetId: 'alpha', sequence: 1, deviceId: 'r1', outcome: 'maybe' as never }), 'TypeError');
+      });
+    });
+
+    describe('lift requests', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+      });
+
+      it('records the requester as the first approval, refuses a second approval by the same operator, and ends once', async () => {
+        const request = await repo.createLiftRequest({ fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'all clear', requestedBy: 'op-1', expiresAt: clock() + 600_000 });
+        expect(request).toMatchObject({ state: 'pending', executedSequence: null, approvals: [{ operatorId: 'op-1', approvedAt: clock() }] });
+        await expectCode(repo.addLiftApproval('alpha', request.id, 'op-1'), 'RECORD_EXISTS');
+        clock.advance(1);
+        const approved = await repo.addLiftApproval('alpha', request.id, 'op-2');
+        expect(approved.approvals.map((a) => a.operatorId)).toEqual(['op-1', 'op-2']);
+        const executed = await repo.setLiftRequestState('alpha', request.id, 'executed', 12);
+        expect(executed).toMatchObject({ state: 'executed', executedSequence: 12 });
+        await expectCode(repo.addLiftApproval('alpha', request.id, 'op-3'), 'ILLEGAL_STATE_TRANSITION');
+        await expectCode(repo.setLiftRequestState('alpha', request.id, 'expired'), 'ILLEGAL_STATE_TRANSITION');
+        await expectCode(repo.addLiftApproval('alpha', 'nope', 'op-3'), 'RECORD_NOT_FOUND');
+        expect(await repo.getLiftRequest('beta-does-not-matter', request.id)).toBeUndefined();
+        expect((await repo.listLiftRequests('alpha', { state: 'executed' })).map((r) => r.id)).toEqual([request.id]);
+        expect(await repo.listLiftRequests('alpha', { state: 'pending' })).toEqual([]);
+        await expectCode(repo.createLiftRequest({ fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'x', requestedBy: 'op-1', expiresAt: clock() }), 'RangeError');
+      });
+    });
+
+    describe('signed artefacts', () => {
+      beforeEach(async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+      });
+
+      it('keeps the current artefact per fleet, kind and name, and only ever a newer one', async () => {
+        expect(await repo.getSignedArtifact('alpha', 'epoch-manifest', 'fleet')).toBeUndefined();
+        await repo.putSignedArtifact({ fleetId: 'alpha', kind: 'epoch-manifest', name: 'fleet', sequence: 1, bytes: new Uint8Array([1]) });
+        await repo.putSignedArtifact({ fleetId: 'alpha', kind: 'epoch-manifest', name: 'line-1', sequence: 1, bytes: new Uint8Array([2]) });
+        const second = await repo.putSignedArtifact({ fleetId: 'alpha', kind: 'epoch-manifest', name: 'fleet', sequence: 2, bytes: new Uint8Array([3]) });
+        expect(second).toMatchObject({ sequence: 2, issuedAt: clock() });
+        expect(Buffer.from((await repo.getSignedArtifact('alpha', 'epoch-manifest', 'fleet'))!.bytes)).toEqual(Buffer.from([3]));
+        await expectCode(repo.putSignedArtifact({ fleetId: 'alpha', kind: 'epoch-manifest', name: 'fleet', sequence: 2, bytes: new Uint8Array([4]) }), 'ILLEGAL_STATE_TRANSITION');
+        await expectCode(repo.putSignedArtifact({ fleetId: 'nope', kind: 'revocation-list', name: '', sequence: 1, bytes: new Uint8Array([1]) }), 'RECORD_NOT_FOUND');
+        const big = new Uint8Array(1024 * 1024);
+        expect((await repo.putSignedArtifact({ fleetId: 'alpha', kind: 'revocation-list', name: '', sequence: 1, bytes: big })).bytes.length).toBe(big.length);
       });
     });
   });

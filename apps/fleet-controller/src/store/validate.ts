@@ -6,7 +6,7 @@
  * name the argument and its length, never its content (it may be a certificate or wrapped key).
  */
 import { assertIdentifier, isKeyState, type IdentifierKind, type KeyState } from '@fleetkey/key-types';
-import { ALL_FLEETS, OPERATOR_ROLES, type FleetSelector, type OperatorFleetScope, type OperatorRole } from './repository.js';
+import { ALL_FLEETS, OPERATOR_ROLES, type CommandScope, type FleetSelector, type OperatorFleetScope, type OperatorRole } from './repository.js';
 
 /** Display names of fleets, groups and operators. */
 export const MAX_NAME_LENGTH = 256;
@@ -111,4 +111,38 @@ export function fleetSelector(value: FleetSelector): string | null {
   }
   if (value !== null && typeof value === 'object' && 'fleetId' in value) return assertIdentifier('fleet', value.fleetId);
   throw new TypeError('"fleets" expected { fleetId } or ALL_FLEETS');
+}
+
+/** Longest reason text (revocations, commands, lift requests). */
+export const MAX_REASON_LENGTH = 512;
+/** Largest SignedCommand (payload 8 KiB + signature and key ref). */
+export const MAX_SIGNED_COMMAND_LENGTH = 12 * 1024;
+/** Largest signed artefact (a revocation list of 10,000 devices is about 1 MiB). */
+export const MAX_SIGNED_ARTIFACT_LENGTH = 2 * 1024 * 1024 + 4096;
+/** Largest page a list method returns. */
+export const MAX_LIST_PAGE = 1000;
+
+/** A sequence number: a safe integer ≥ `min` (default 1). */
+export function sequence(name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new RangeError(`"${name}" expected an integer of at least ${min}`);
+  return value;
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, values: readonly T[]): T {
+  if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) throw new TypeError(`"${name}" expected one of ${values.join(', ')}`);
+  return value as T;
+}
+
+/** A command scope as its two columns. */
+export function scope(value: CommandScope): { kind: CommandScope['kind']; id: string | null } {
+  switch (value?.kind) {
+    case 'fleet':
+      return { kind: 'fleet', id: null };
+    case 'group':
+      return { kind: 'group', id: id('group', value.groupId) };
+    case 'device':
+      return { kind: 'device', id: id('device', value.deviceId) };
+    default:
+      throw new TypeError('"scope" expected { kind: fleet | group | device }');
+  }
 }

@@ -40,9 +40,49 @@ describe('migrations', () => {
     const db = raw();
     expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION);
     const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
-    expect(tables).toEqual(['audit_heads', 'audit_records', 'command_sequences', 'devices', 'enrollment_tokens', 'epochs', 'fleets', 'groups', 'operator_fleets', 'operators', 'settings']);
+    expect(tables).toEqual([
+      'audit_heads',
+      'audit_records',
+      'command_acks',
+      'command_sequences',
+      'commands',
+      'devices',
+      'enrollment_tokens',
+      'epochs',
+      'fleets',
+      'groups',
+      'lift_approvals',
+      'lift_requests',
+      'operator_fleets',
+      'operators',
+      'settings',
+      'signed_artifacts',
+    ]);
     // Re-running is a no-op.
     expect(migrate(db)).toEqual([]);
+  });
+
+  it('moves the signed artefacts schema 3 kept in settings into their table, bytes unchanged, at sequence 0', async () => {
+    const db = raw();
+    migrate(db, MIGRATIONS.slice(0, 3));
+    db.prepare('INSERT INTO fleets (id, name, created_at) VALUES (?, ?, ?)').run('alpha', 'Alpha', 1);
+    const manifest = Buffer.from('manifest bytes');
+    const list = Buffer.from('revocation list bytes');
+    db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('epoch-manifest/alpha/fleet', manifest.toString('base64'));
+    db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('revocation-list/alpha', list.toString('base64'));
+    db.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('controller-keys', '{}');
+    db.close();
+    const repo = await openSqliteRepository({ path, clock: manualClock() });
+    try {
+      expect(await repo.getSignedArtifact('alpha', 'epoch-manifest', 'fleet')).toMatchObject({ sequence: 0, bytes: manifest });
+      expect(await repo.getSignedArtifact('alpha', 'revocation-list', '')).toMatchObject({ sequence: 0, bytes: list });
+      expect(await repo.getSetting('epoch-manifest/alpha/fleet')).toBeUndefined();
+      expect(await repo.getSetting('controller-keys')).toBe('{}');
+      // The first artefact written after the move (sequence 1) replaces the migrated one.
+      await repo.putSignedArtifact({ fleetId: 'alpha', kind: 'revocation-list', name: '', sequence: 1, bytes: new Uint8Array([1]) });
+    } finally {
+      await repo.close();
+    }
   });
 
   it('migrate a database at an older version, keeping its data', async () => {

@@ -150,6 +150,83 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       `);
     },
   },
+  {
+    version: 4,
+    description: 'device acknowledgements, signed commands and their acks, lift requests, signed artefacts',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE devices ADD COLUMN revocation_reason TEXT;
+        ALTER TABLE devices ADD COLUMN last_contact INTEGER;
+        ALTER TABLE devices ADD COLUMN acked_bundle_sequence INTEGER NOT NULL DEFAULT 0 CHECK (acked_bundle_sequence >= 0);
+        ALTER TABLE devices ADD COLUMN acked_command_sequence INTEGER NOT NULL DEFAULT 0 CHECK (acked_command_sequence >= 0);
+        ALTER TABLE devices ADD COLUMN acked_revocation_sequence INTEGER NOT NULL DEFAULT 0 CHECK (acked_revocation_sequence >= 0);
+        CREATE TABLE commands (
+          fleet_id       TEXT NOT NULL REFERENCES fleets(id),
+          sequence       INTEGER NOT NULL CHECK (sequence >= 1),
+          action         TEXT NOT NULL CHECK (action IN ('lockdown', 'lift', 'revoke', 'fetch-keys', 'pin-emergency-key')),
+          scope_kind     TEXT NOT NULL CHECK (scope_kind IN ('fleet', 'group', 'device')),
+          scope_id       TEXT,
+          reason         TEXT NOT NULL,
+          issued_by      TEXT NOT NULL,
+          issued_at      INTEGER NOT NULL,
+          expires_at     INTEGER NOT NULL,
+          request_id     TEXT,
+          wipe           INTEGER NOT NULL CHECK (wipe IN (0, 1)),
+          signed_command BLOB NOT NULL,
+          PRIMARY KEY (fleet_id, sequence),
+          CHECK ((scope_kind = 'fleet') = (scope_id IS NULL))
+        ) STRICT;
+        CREATE TABLE command_acks (
+          fleet_id  TEXT NOT NULL,
+          sequence  INTEGER NOT NULL,
+          device_id TEXT NOT NULL,
+          outcome   TEXT NOT NULL CHECK (outcome IN ('applied', 'rejected-signature', 'rejected-replay', 'rejected-expired', 'rejected-malformed', 'failed')),
+          acked_at  INTEGER NOT NULL,
+          PRIMARY KEY (fleet_id, sequence, device_id),
+          FOREIGN KEY (fleet_id, sequence) REFERENCES commands(fleet_id, sequence),
+          FOREIGN KEY (fleet_id, device_id) REFERENCES devices(fleet_id, device_id)
+        ) STRICT;
+        CREATE TABLE lift_requests (
+          id                TEXT PRIMARY KEY,
+          fleet_id          TEXT NOT NULL REFERENCES fleets(id),
+          scope_kind        TEXT NOT NULL CHECK (scope_kind IN ('fleet', 'group', 'device')),
+          scope_id          TEXT,
+          reason            TEXT NOT NULL,
+          requested_by      TEXT NOT NULL,
+          requested_at      INTEGER NOT NULL,
+          expires_at        INTEGER NOT NULL,
+          state             TEXT NOT NULL CHECK (state IN ('pending', 'executed', 'expired', 'superseded')),
+          executed_sequence INTEGER,
+          CHECK ((scope_kind = 'fleet') = (scope_id IS NULL))
+        ) STRICT;
+        CREATE INDEX lift_requests_by_fleet ON lift_requests(fleet_id, requested_at);
+        CREATE TABLE lift_approvals (
+          request_id  TEXT NOT NULL REFERENCES lift_requests(id),
+          operator_id TEXT NOT NULL,
+          approved_at INTEGER NOT NULL,
+          PRIMARY KEY (request_id, operator_id)
+        ) STRICT;
+        CREATE TABLE signed_artifacts (
+          fleet_id  TEXT NOT NULL REFERENCES fleets(id),
+          kind      TEXT NOT NULL CHECK (kind IN ('epoch-manifest', 'revocation-list')),
+          name      TEXT NOT NULL,
+          sequence  INTEGER NOT NULL CHECK (sequence >= 0),
+          bytes     BLOB NOT NULL,
+          issued_at INTEGER NOT NULL,
+          PRIMARY KEY (fleet_id, kind, name)
+        ) STRICT;
+      `);
+      // Artefacts kept in settings by schema 3 move over with sequence 0: the next one written
+      // (sequence 1 or more) replaces them. Their bytes are carried over unchanged.
+      const rows = db.prepare("SELECT key, value FROM settings WHERE key LIKE 'epoch-manifest/%' OR key LIKE 'revocation-list/%'").all() as { key: string; value: string }[];
+      const insert = db.prepare('INSERT INTO signed_artifacts (fleet_id, kind, name, sequence, bytes, issued_at) VALUES (?, ?, ?, 0, ?, 0)');
+      for (const row of rows) {
+        const [kind, fleetId, name] = row.key.split('/');
+        insert.run(fleetId, kind, kind === 'revocation-list' ? '' : (name ?? ''), Buffer.from(row.value, 'base64'));
+      }
+      db.exec("DELETE FROM settings WHERE key LIKE 'epoch-manifest/%' OR key LIKE 'revocation-list/%'");
+    },
+  },
 ]);
 
 /** The schema version this build writes. */

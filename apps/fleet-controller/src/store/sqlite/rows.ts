@@ -8,8 +8,18 @@
 import { isKeyState } from '@fleetkey/key-types';
 import { StoreCorrupt } from '../errors.js';
 import {
+  COMMAND_ACK_OUTCOMES,
+  COMMAND_ACTIONS,
   DEVICE_STATUSES,
+  LIFT_REQUEST_STATES,
   OPERATOR_ROLES,
+  SIGNED_ARTIFACT_KINDS,
+  type CommandAck,
+  type CommandScope,
+  type IssuedCommand,
+  type LiftApproval,
+  type LiftRequest,
+  type SignedArtifact,
   type CommunicationEpoch,
   type Device,
   type DeviceStatus,
@@ -63,6 +73,52 @@ export interface DeviceRow {
   status: string;
   enrolled_at: number;
   revoked_at: number | null;
+  revocation_reason: string | null;
+  last_contact: number | null;
+  acked_bundle_sequence: number;
+  acked_command_sequence: number;
+  acked_revocation_sequence: number;
+}
+export interface CommandRow {
+  fleet_id: string;
+  sequence: number;
+  action: string;
+  scope_kind: string;
+  scope_id: string | null;
+  reason: string;
+  issued_by: string;
+  issued_at: number;
+  expires_at: number;
+  request_id: string | null;
+  wipe: number;
+  signed_command: Buffer;
+}
+export interface CommandAckRow {
+  fleet_id: string;
+  sequence: number;
+  device_id: string;
+  outcome: string;
+  acked_at: number;
+}
+export interface LiftRequestRow {
+  id: string;
+  fleet_id: string;
+  scope_kind: string;
+  scope_id: string | null;
+  reason: string;
+  requested_by: string;
+  requested_at: number;
+  expires_at: number;
+  state: string;
+  executed_sequence: number | null;
+}
+export interface SignedArtifactRow {
+  fleet_id: string;
+  kind: string;
+  name: string;
+  sequence: number;
+  bytes: Buffer;
+  issued_at: number;
 }
 export interface EpochRow {
   fleet_id: string;
@@ -118,8 +174,73 @@ export function deviceFromRow(r: DeviceRow): Device {
     status: r.status as DeviceStatus,
     enrolledAt: r.enrolled_at,
     revokedAt: r.revoked_at,
+    revocationReason: r.revocation_reason,
+    lastContact: r.last_contact,
+    ackedBundleSequence: r.acked_bundle_sequence,
+    ackedCommandSequence: r.acked_command_sequence,
+    ackedRevocationSequence: r.acked_revocation_sequence,
   };
 }
+
+function oneOf<T extends string>(values: readonly T[], value: string, what: string): T {
+  if (!(values as readonly string[]).includes(value)) throw new StoreCorrupt(`${what} row has an unknown value`);
+  return value as T;
+}
+
+export function scopeFromRow(kind: string, id: string | null): CommandScope {
+  if (kind === 'fleet' && id === null) return { kind: 'fleet' };
+  if (kind === 'group' && id !== null) return { kind: 'group', groupId: id };
+  if (kind === 'device' && id !== null) return { kind: 'device', deviceId: id };
+  throw new StoreCorrupt('a scope column pair is inconsistent');
+}
+
+export function commandFromRow(r: CommandRow): IssuedCommand {
+  return {
+    fleetId: r.fleet_id,
+    sequence: r.sequence,
+    action: oneOf(COMMAND_ACTIONS, r.action, 'command'),
+    scope: scopeFromRow(r.scope_kind, r.scope_id),
+    reason: r.reason,
+    issuedBy: r.issued_by,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    requestId: r.request_id,
+    wipe: r.wipe === 1,
+    signedCommand: r.signed_command,
+  };
+}
+
+export const commandAckFromRow = (r: CommandAckRow): CommandAck => ({
+  fleetId: r.fleet_id,
+  sequence: r.sequence,
+  deviceId: r.device_id,
+  outcome: oneOf(COMMAND_ACK_OUTCOMES, r.outcome, 'command ack'),
+  ackedAt: r.acked_at,
+});
+
+export function liftRequestFromRow(r: LiftRequestRow, approvals: readonly LiftApproval[]): LiftRequest {
+  return {
+    id: r.id,
+    fleetId: r.fleet_id,
+    scope: scopeFromRow(r.scope_kind, r.scope_id),
+    reason: r.reason,
+    requestedBy: r.requested_by,
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+    state: oneOf(LIFT_REQUEST_STATES, r.state, 'lift request'),
+    executedSequence: r.executed_sequence,
+    approvals,
+  };
+}
+
+export const signedArtifactFromRow = (r: SignedArtifactRow): SignedArtifact => ({
+  fleetId: r.fleet_id,
+  kind: oneOf(SIGNED_ARTIFACT_KINDS, r.kind, 'signed artefact'),
+  name: r.name,
+  sequence: r.sequence,
+  bytes: r.bytes,
+  issuedAt: r.issued_at,
+});
 
 export function epochFromRow(r: EpochRow): CommunicationEpoch {
   if (!isKeyState(r.state)) throw new StoreCorrupt('epoch row has an unknown state');

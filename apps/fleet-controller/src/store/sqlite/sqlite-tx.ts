@@ -11,6 +11,25 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3-multiple-ciphers';
 import { assertTransition, IllegalStateTransition, type KeyState } from '@fleetkey/key-types';
 import { RecordExists, RecordNotFound } from '../errors.js';
+import {
+  COMMAND_ACK_OUTCOMES,
+  COMMAND_ACTIONS,
+  DEVICE_ACK_KINDS,
+  LIFT_REQUEST_STATES,
+  SIGNED_ARTIFACT_KINDS,
+  type CommandAck,
+  type CommandAction,
+  type DeviceAckKind,
+  type IssuedCommand,
+  type LiftApproval,
+  type LiftRequest,
+  type LiftRequestState,
+  type NewCommand,
+  type NewCommandAck,
+  type NewLiftRequest,
+  type SignedArtifact,
+  type SignedArtifactKind,
+} from '../repository.js';
 import type {
   BurnResult,
   Clock,
@@ -35,6 +54,14 @@ import type {
 import { assertTokenHash, tokenHashesEqual } from '../tokens.js';
 import * as v from '../validate.js';
 import {
+  commandAckFromRow,
+  commandFromRow,
+  liftRequestFromRow,
+  signedArtifactFromRow,
+  type CommandAckRow,
+  type CommandRow,
+  type LiftRequestRow,
+  type SignedArtifactRow,
   deviceFromRow,
   epochFromRow,
   fleetFromRow,
@@ -66,6 +93,12 @@ function constraint<T>(fn: () => T, messages: { exists?: string; missing?: strin
 }
 
 const GROUP_SERIES = 'coalesce(group_id, \'\') = coalesce(?, \'\')';
+
+const ACK_COLUMNS: Readonly<Record<DeviceAckKind, string>> = Object.freeze({
+  'key-bundle': 'acked_bundle_sequence',
+  command: 'acked_command_sequence',
+  'revocation-list': 'acked_revocation_sequence',
+});
 
 export class SqliteTxView {
   constructor(
@@ -295,6 +328,11 @@ export class SqliteTxView {
       status: 'active',
       enrolled_at: this.now(),
       revoked_at: null,
+      revocation_reason: null,
+      last_contact: null,
+      acked_bundle_sequence: 0,
+      acked_command_sequence: 0,
+      acked_revocation_sequence: 0,
     };
     constraint(
       () =>
@@ -337,10 +375,13 @@ export class SqliteTxView {
     return this.db.prepare<string[], DeviceRow>(sql).all(...params).map(deviceFromRow);
   }
 
-  async revokeDevice(fleetId: string, deviceId: string): Promise<Device> {
+  async revokeDevice(fleetId: string, deviceId: string, reason?: string): Promise<Device> {
+    const why = reason === undefined ? null : v.boundedString('reason', reason, v.MAX_REASON_LENGTH);
     const info = this.db
-      .prepare("UPDATE devices SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE fleet_id = ? AND device_id = ?")
-      .run(this.now(), v.id('fleet', fleetId), v.id('device', deviceId));
+      .prepare(
+        "UPDATE devices SET status = 'revoked', revoked_at = coalesce(revoked_at, ?), revocation_reason = CASE WHEN revoked_at IS NULL THEN ? ELSE revocation_reason END WHERE fleet_id = ? AND device_id = ?",
+      )
+      .run(this.now(), why, v.id('fleet', fleetId), v.id('device', deviceId));
     const device = info.changes === 1 ? await this.getDevice(fleetId, deviceId) : undefined;
     if (device === undefined) throw new RecordNotFound(`device "${deviceId}" does not exist in fleet "${fleetId}"`);
     return device;
@@ -449,6 +490,225 @@ export class SqliteTxView {
     );
     if (row === undefined) throw new RecordNotFound(`fleet "${fleet}" does not exist`);
     return row.last;
+  }
+
+  async currentSequence(fleetId: string): Promise<number> {
+    const row = this.db.prepare<[string], { last: number }>('SELECT last FROM command_sequences WHERE fleet_id = ?').get(v.id('fleet', fleetId));
+    return row?.last ?? 0;
+  }
+
+  // ---- device acknowledgements ---------------------------------------------------------------
+
+  async recordDeviceAck(fleetId: string, deviceId: string, kind: DeviceAckKind, sequence: number): Promise<Device> {
+    const column = ACK_COLUMNS[kind];
+    if (column === undefined) throw new TypeError(`"kind" expected one of ${DEVICE_ACK_KINDS.join(', ')}`);
+    const seq = v.sequence('sequence', sequence);
+    // max(): an ack that arrives late (lower than one already recorded) changes nothing.
+    const info = this.db
+      .prepare(`UPDATE devices SET ${column} = max(${column}, ?), last_contact = ? WHERE fleet_id = ? AND device_id = ?`)
+      .run(seq, this.now(), v.id('fleet', fleetId), v.id('device', deviceId));
+    const device = info.changes === 1 ? await this.getDevice(fleetId, deviceId) : undefined;
+    if (device === undefined) throw new RecordNotFound(`device "${deviceId}" does not exist in fleet "${fleetId}"`);
+    return device;
+  }
+
+  async touchDevice(fleetId: string, deviceId: string): Promise<void> {
+    const info = this.db.prepare('UPDATE devices SET last_contact = ? WHERE fleet_id = ? AND device_id = ?').run(this.now(), v.id('fleet', fleetId), v.id('device', deviceId));
+    if (info.changes !== 1) throw new RecordNotFound(`device "${deviceId}" does not exist in fleet "${fleetId}"`);
+  }
+
+  // ---- commands and acknowledgements ---------------------------------------------------------
+
+  async createCommand(input: NewCommand): Promise<IssuedCommand> {
+    const scope = v.scope(input.scope);
+    const row: CommandRow = {
+      fleet_id: v.id('fleet', input.fleetId),
+      sequence: v.sequence('sequence', input.sequence),
+      action: v.oneOf('action', input.action, COMMAND_ACTIONS),
+      scope_kind: scope.kind,
+      scope_id: scope.id,
+      reason: v.stringUpTo('reason', input.reason, v.MAX_REASON_LENGTH),
+      issued_by: v.boundedString('issuedBy', input.issuedBy, v.MAX_NAME_LENGTH),
+      issued_at: v.millis('issuedAt', input.issuedAt),
+      expires_at: v.millis('expiresAt', input.expiresAt),
+      request_id: input.requestId === null ? null : v.boundedString('requestId', input.requestId, v.MAX_NAME_LENGTH),
+      wipe: input.wipe ? 1 : 0,
+      signed_command: Buffer.from(v.bytes('signedCommand', input.signedCommand, v.MAX_SIGNED_COMMAND_LENGTH)),
+    };
+    if (row.expires_at <= row.issued_at) throw new RangeError('"expiresAt" expected a time after "issuedAt"');
+    constraint(
+      () =>
+        this.db
+          .prepare(
+            'INSERT INTO commands (fleet_id, sequence, action, scope_kind, scope_id, reason, issued_by, issued_at, expires_at, request_id, wipe, signed_command) VALUES (@fleet_id, @sequence, @action, @scope_kind, @scope_id, @reason, @issued_by, @issued_at, @expires_at, @request_id, @wipe, @signed_command)',
+          )
+          .run(row),
+      { exists: `command ${row.sequence} already exists in fleet "${row.fleet_id}"`, missing: `fleet "${row.fleet_id}" does not exist` },
+    );
+    return commandFromRow(row);
+  }
+
+  async getCommand(fleetId: string, sequence: number): Promise<IssuedCommand | undefined> {
+    const row = this.db.prepare<[string, number], CommandRow>('SELECT * FROM commands WHERE fleet_id = ? AND sequence = ?').get(v.id('fleet', fleetId), v.sequence('sequence', sequence));
+    return row === undefined ? undefined : commandFromRow(row);
+  }
+
+  async listCommands(fleetId: string, filter: { readonly afterSequence?: number; readonly action?: CommandAction; readonly limit?: number } = {}): Promise<IssuedCommand[]> {
+    const params: (string | number)[] = [v.id('fleet', fleetId), filter.afterSequence === undefined ? 0 : v.sequence('afterSequence', filter.afterSequence, 0)];
+    let sql = 'SELECT * FROM commands WHERE fleet_id = ? AND sequence > ?';
+    if (filter.action !== undefined) {
+      sql += ' AND action = ?';
+      params.push(v.oneOf('action', filter.action, COMMAND_ACTIONS));
+    }
+    const limit = filter.limit === undefined ? v.MAX_LIST_PAGE : v.sequence('limit', filter.limit);
+    if (limit > v.MAX_LIST_PAGE) throw new RangeError(`"limit" expected at most ${v.MAX_LIST_PAGE}`);
+    sql += ' ORDER BY sequence LIMIT ?';
+    params.push(limit);
+    return this.db.prepare<(string | number)[], CommandRow>(sql).all(...params).map(commandFromRow);
+  }
+
+  async recordCommandAck(input: NewCommandAck): Promise<CommandAck> {
+    const row: CommandAckRow = {
+      fleet_id: v.id('fleet', input.fleetId),
+      sequence: v.sequence('sequence', input.sequence),
+      device_id: v.id('device', input.deviceId),
+      outcome: v.oneOf('outcome', input.outcome, COMMAND_ACK_OUTCOMES),
+      acked_at: this.now(),
+    };
+    constraint(
+      () =>
+        this.db
+          .prepare(
+            'INSERT INTO command_acks (fleet_id, sequence, device_id, outcome, acked_at) VALUES (@fleet_id, @sequence, @device_id, @outcome, @acked_at) ON CONFLICT (fleet_id, sequence, device_id) DO UPDATE SET outcome = excluded.outcome, acked_at = excluded.acked_at',
+          )
+          .run(row),
+      { missing: `command ${row.sequence} or device "${row.device_id}" does not exist in fleet "${row.fleet_id}"` },
+    );
+    return commandAckFromRow(row);
+  }
+
+  async listCommandAcks(fleetId: string, sequence: number): Promise<CommandAck[]> {
+    return this.db
+      .prepare<[string, number], CommandAckRow>('SELECT * FROM command_acks WHERE fleet_id = ? AND sequence = ? ORDER BY device_id')
+      .all(v.id('fleet', fleetId), v.sequence('sequence', sequence))
+      .map(commandAckFromRow);
+  }
+
+  // ---- lift requests ---------------------------------------------------------------------------
+
+  private liftApprovals(id: string): LiftApproval[] {
+    return this.db
+      .prepare<[string], { operator_id: string; approved_at: number }>('SELECT operator_id, approved_at FROM lift_approvals WHERE request_id = ? ORDER BY approved_at, rowid')
+      .all(id)
+      .map((r) => ({ operatorId: r.operator_id, approvedAt: r.approved_at }));
+  }
+
+  async createLiftRequest(input: NewLiftRequest): Promise<LiftRequest> {
+    const scope = v.scope(input.scope);
+    const now = this.now();
+    const row: LiftRequestRow = {
+      id: this.newId(),
+      fleet_id: v.id('fleet', input.fleetId),
+      scope_kind: scope.kind,
+      scope_id: scope.id,
+      reason: v.stringUpTo('reason', input.reason, v.MAX_REASON_LENGTH),
+      requested_by: v.boundedString('requestedBy', input.requestedBy, v.MAX_NAME_LENGTH),
+      requested_at: now,
+      expires_at: v.millis('expiresAt', input.expiresAt),
+      state: 'pending',
+      executed_sequence: null,
+    };
+    if (row.expires_at <= now) throw new RangeError('"expiresAt" expected a time in the future');
+    this.db.transaction(() => {
+      constraint(
+        () =>
+          this.db
+            .prepare(
+              'INSERT INTO lift_requests (id, fleet_id, scope_kind, scope_id, reason, requested_by, requested_at, expires_at, state, executed_sequence) VALUES (@id, @fleet_id, @scope_kind, @scope_id, @reason, @requested_by, @requested_at, @expires_at, @state, @executed_sequence)',
+            )
+            .run(row),
+        { missing: `fleet "${row.fleet_id}" does not exist` },
+      );
+      this.db.prepare('INSERT INTO lift_approvals (request_id, operator_id, approved_at) VALUES (?, ?, ?)').run(row.id, row.requested_by, now);
+    })();
+    return liftRequestFromRow(row, [{ operatorId: row.requested_by, approvedAt: now }]);
+  }
+
+  async getLiftRequest(fleetId: string, id: string): Promise<LiftRequest | undefined> {
+    const row = this.db
+      .prepare<[string, string], LiftRequestRow>('SELECT * FROM lift_requests WHERE fleet_id = ? AND id = ?')
+      .get(v.id('fleet', fleetId), v.boundedString('id', id, v.MAX_NAME_LENGTH));
+    return row === undefined ? undefined : liftRequestFromRow(row, this.liftApprovals(row.id));
+  }
+
+  async listLiftRequests(fleetId: string, filter: { readonly state?: LiftRequestState } = {}): Promise<LiftRequest[]> {
+    const params: string[] = [v.id('fleet', fleetId)];
+    let sql = 'SELECT * FROM lift_requests WHERE fleet_id = ?';
+    if (filter.state !== undefined) {
+      sql += ' AND state = ?';
+      params.push(v.oneOf('state', filter.state, LIFT_REQUEST_STATES));
+    }
+    sql += ' ORDER BY requested_at DESC, id';
+    return this.db.prepare<string[], LiftRequestRow>(sql).all(...params).map((row) => liftRequestFromRow(row, this.liftApprovals(row.id)));
+  }
+
+  async addLiftApproval(fleetId: string, id: string, operatorId: string): Promise<LiftRequest> {
+    const current = await this.getLiftRequest(fleetId, id);
+    if (current === undefined) throw new RecordNotFound(`lift request "${id}" does not exist in fleet "${fleetId}"`);
+    if (current.state !== 'pending') throw new IllegalStateTransition(`lift request "${id}" is ${current.state}, not pending`);
+    const operator = v.boundedString('operatorId', operatorId, v.MAX_NAME_LENGTH);
+    constraint(() => this.db.prepare('INSERT INTO lift_approvals (request_id, operator_id, approved_at) VALUES (?, ?, ?)').run(current.id, operator, this.now()), {
+      exists: `operator "${operator}" already approved lift request "${id}"`,
+    });
+    return (await this.getLiftRequest(fleetId, id))!;
+  }
+
+  async setLiftRequestState(fleetId: string, id: string, state: Exclude<LiftRequestState, 'pending'>, executedSequence?: number): Promise<LiftRequest> {
+    const next = v.oneOf('state', state, LIFT_REQUEST_STATES);
+    if (next === 'pending') throw new IllegalStateTransition('a lift request cannot go back to pending');
+    if ((next === 'executed') !== (executedSequence !== undefined)) throw new TypeError('"executedSequence" is given exactly when the state is executed');
+    const info = this.db
+      .prepare("UPDATE lift_requests SET state = ?, executed_sequence = ? WHERE fleet_id = ? AND id = ? AND state = 'pending'")
+      .run(next, executedSequence === undefined ? null : v.sequence('executedSequence', executedSequence), v.id('fleet', fleetId), v.boundedString('id', id, v.MAX_NAME_LENGTH));
+    const after = await this.getLiftRequest(fleetId, id);
+    if (after === undefined) throw new RecordNotFound(`lift request "${id}" does not exist in fleet "${fleetId}"`);
+    if (info.changes !== 1) throw new IllegalStateTransition(`lift request "${id}" is ${after.state}, not pending`);
+    return after;
+  }
+
+  // ---- signed artefacts ----------------------------------------------------------------------
+
+  async putSignedArtifact(input: Omit<SignedArtifact, 'issuedAt'>): Promise<SignedArtifact> {
+    const row: SignedArtifactRow = {
+      fleet_id: v.id('fleet', input.fleetId),
+      kind: v.oneOf('kind', input.kind, SIGNED_ARTIFACT_KINDS),
+      name: v.stringUpTo('name', input.name, v.MAX_NAME_LENGTH),
+      sequence: v.sequence('sequence', input.sequence),
+      bytes: Buffer.from(v.bytes('bytes', input.bytes, v.MAX_SIGNED_ARTIFACT_LENGTH)),
+      issued_at: this.now(),
+    };
+    const current = await this.getSignedArtifact(row.fleet_id, row.kind as SignedArtifactKind, row.name);
+    // Precondition: a signed artefact's sequence only grows; an older one never replaces a newer.
+    if (current !== undefined && row.sequence <= current.sequence) {
+      throw new IllegalStateTransition(`${row.kind} ${row.name} of fleet "${row.fleet_id}" is at sequence ${current.sequence}; ${row.sequence} is not newer`);
+    }
+    constraint(
+      () =>
+        this.db
+          .prepare(
+            'INSERT INTO signed_artifacts (fleet_id, kind, name, sequence, bytes, issued_at) VALUES (@fleet_id, @kind, @name, @sequence, @bytes, @issued_at) ON CONFLICT (fleet_id, kind, name) DO UPDATE SET sequence = excluded.sequence, bytes = excluded.bytes, issued_at = excluded.issued_at',
+          )
+          .run(row),
+      { missing: `fleet "${row.fleet_id}" does not exist` },
+    );
+    return signedArtifactFromRow(row);
+  }
+
+  async getSignedArtifact(fleetId: string, kind: SignedArtifactKind, name: string): Promise<SignedArtifact | undefined> {
+    const row = this.db
+      .prepare<[string, string, string], SignedArtifactRow>('SELECT * FROM signed_artifacts WHERE fleet_id = ? AND kind = ? AND name = ?')
+      .get(v.id('fleet', fleetId), v.oneOf('kind', kind, SIGNED_ARTIFACT_KINDS), v.stringUpTo('name', name, v.MAX_NAME_LENGTH));
+    return row === undefined ? undefined : signedArtifactFromRow(row);
   }
 
   // ---- settings ----------------------------------------------------------------------------
