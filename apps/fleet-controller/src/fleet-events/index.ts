@@ -1,0 +1,1 @@
+export { FleetEvents, type FleetEventMap, type FleetPublisher } from './fleet-events.js';
