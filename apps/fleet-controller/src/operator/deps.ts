@@ -10,6 +10,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { KeyAlgorithm } from '@fleetkey/key-types';
 import type { Fleet, Millis, Repository } from '../store/index.js';
+import type { Guard } from './guard.js';
+import type { OperatorRpc, RpcHandlers } from './policy.js';
 
 /** The KMS-side facts of a fleet that the store does not hold. */
 export interface FleetDescription {
@@ -63,4 +65,9 @@ export interface OperatorServiceDeps {
   readonly version: string;
   /** Whether this replica holds the rotation-scheduler lease; absent means a single replica that does not. */
   readonly isLeader?: () => boolean;
+  /**
+   * Handlers of the fleet-wide powers (rotation, revocation, lockdown, backups), built by their
+   * own modules on the same guard; each one given replaces the NOT_IMPLEMENTED answer.
+   */
+  readonly extensions?: readonly ((guard: Guard) => Partial<RpcHandlers<OperatorRpc>>)[];
 }

@@ -31,5 +31,6 @@ export function createOperatorService(deps: OperatorServiceDeps): ServiceHandler
     ...healthRpc(deps, guard),
     ...pendingRpcs(deps, guard),
   };
+  for (const extension of deps.extensions ?? []) Object.assign(handlers, extension(guard));
   return Object.freeze(handlers);
 }
