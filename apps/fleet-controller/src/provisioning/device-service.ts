@@ -22,7 +22,11 @@ export interface DeviceServiceDeps {
   readonly deviceCertificateValidityMs?: number;
 }
 
-async function requireDevice(core: ControllerCore, context: CallContext): Promise<AuthenticatedDevice> {
+/**
+ * The device behind a DeviceService call, from its client certificate.
+ * @throws Unauthenticated when the certificate names no device; CertificateRevoked for a revoked one.
+ */
+export async function requireDevice(core: ControllerCore, context: CallContext): Promise<AuthenticatedDevice> {
   const raw = context.authContext.sslPeerCertificate?.raw;
   const device = await identifyDevice(core, raw === undefined ? undefined : new Uint8Array(raw));
   if (device === undefined) throw new Unauthenticated();

@@ -5,5 +5,5 @@
 export { enroll, type EnrollmentDeps } from './enroll.js';
 export { authenticateDevice, identifyDevice, type AuthenticatedDevice } from './device-auth.js';
 export { keyBundleFor, emergencyKeyOf, issueFleetDeviceCertificate, verifyDeviceCsr, DEFAULT_DEVICE_CERTIFICATE_VALIDITY_MS } from './device-keys.js';
-export { createDeviceService, type DeviceServiceDeps } from './device-service.js';
+export { createDeviceService, requireDevice, type DeviceServiceDeps } from './device-service.js';
 export { serialMatches, isValidSerial, MAX_SERIAL_LENGTH } from './serial-pattern.js';

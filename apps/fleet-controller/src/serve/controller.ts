@@ -18,6 +18,7 @@ import {
   DeviceService,
   OperatorService,
   ProvisioningService,
+  type ServiceHandlers,
   addService,
   bindServer,
   createServer,
@@ -40,6 +41,8 @@ import { startMqttBroker, type EmbeddedBroker } from '../runtime/mqtt-broker.js'
 import { openSqliteRepository, type Repository } from '../store/index.js';
 import { InMemoryCertificateProvider, serverCredentialsOf } from './grpc-tls.js';
 import { instrumented } from './instrument.js';
+import { createFleetPowers } from './fleet-powers.js';
+import { FleetEvents } from '../fleet-events/index.js';
 
 export const DEFAULT_GRPC_LISTEN = '127.0.0.1:7443';
 export const DEFAULT_MQTT_LISTEN = '127.0.0.1:8883';
@@ -201,6 +204,9 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     };
 
     const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
+    const events = new FleetEvents((error) => logger.error({ err: error }, 'a fleet event listener failed'));
+    const powers = await createFleetPowers({ core, events, publisher: runningBroker, logger });
+    const poweredDeviceRpcs = Object.assign({}, ...powers.map((power) => power.deviceRpcs ?? {})) as Partial<ServiceHandlers<typeof DeviceService>>;
     const server = createServer();
     const observe = (path: string, code: number, durationSeconds: number): void => metrics.observeGrpc(path, code, durationSeconds);
     addService(
@@ -223,7 +229,11 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     addService(
       server,
       DeviceService,
-      instrumented(DeviceService, createDeviceService({ core, ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }) }), observe),
+      instrumented(
+        DeviceService,
+        { ...createDeviceService({ core, ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }) }), ...poweredDeviceRpcs },
+        observe,
+      ),
       { onUnexpectedError: unexpected },
     );
     addService(
@@ -238,6 +248,7 @@ export async function startController(options: ServeOptions): Promise<RunningCon
           auditPublicKeys: (keyId) => (keyId === controllerKeys.auditKeyId ? auditKey : undefined),
           health,
           version: options.version,
+          extensions: powers.flatMap((power) => (power.operatorRpcs === undefined ? [] : [power.operatorRpcs])),
         }),
         observe,
       ),
@@ -260,6 +271,13 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     cleanups.push(() => http.close());
 
     await repository.audit.append({ actor: 'system', action: 'controller.start', result: 'ok', details: { version: options.version } });
+    for (const power of powers) {
+      await power.start?.();
+      // Stopped before the transports close: cleanups run in reverse, and these come last.
+      cleanups.push(async () => {
+        await power.stop?.();
+      });
+    }
     auditTimer.current = setInterval(() => void signAuditHead('interval'), options.auditSignIntervalMs ?? DEFAULT_AUDIT_SIGN_INTERVAL_MS);
     auditTimer.current.unref();
 
