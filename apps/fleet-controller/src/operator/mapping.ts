@@ -187,10 +187,8 @@ export function deviceStatusFilterFromProto(value: DeviceState): DeviceStatus | 
 }
 
 /**
- * The device as the store knows it, with its current certificate (DER, public). Fields the store
- * does not hold yet (last contact, agent version, model, lock state, acknowledged sequences,
- * epochs) stay unset. certificate_not_after comes from the stored certificate (strict parser,
- * cached by content); a stored certificate that no longer parses leaves it unset.
+ * certificate_not_after comes from the stored certificate (strict parser, cached by content); a
+ * stored certificate that no longer parses leaves it unset.
  */
 function certificateNotAfter(der: Uint8Array): { certificateNotAfter?: ReturnType<typeof timestampFromMs> } {
   try {
@@ -200,6 +198,11 @@ function certificateNotAfter(der: Uint8Array): { certificateNotAfter?: ReturnTyp
   }
 }
 
+/**
+ * The device as the store knows it: its current certificate (DER, public), last contact and the
+ * command and key-bundle sequences it acknowledged. Fields the store does not hold yet (agent
+ * version, model, lock state, reported epochs) stay unset.
+ */
 export function deviceToProto(device: Device): PbDevice {
   return create(DeviceSchema, {
     fleet: device.fleetId,
@@ -210,6 +213,9 @@ export function deviceToProto(device: Device): PbDevice {
     certificateSerial: device.certificateSerial,
     enrolledAt: ts(device.enrolledAt),
     revokedAt: ts(device.revokedAt),
+    lastContact: ts(device.lastContact),
+    lastCommandSequence: BigInt(device.ackedCommandSequence),
+    lastKeyBundleSequence: BigInt(device.ackedBundleSequence),
     ...certificateNotAfter(device.certificateDer),
     certificate: new Uint8Array(device.certificateDer),
   });
