@@ -181,9 +181,9 @@ describe('assertMqttTopicName', () => {
 });
 
 describe('TOPIC_SPECS', () => {
-  it('retains exactly the emergency, revocation and key topics, at QoS 1', () => {
+  it('retains exactly the emergency, revocation, key and device-command topics, at QoS 1', () => {
     const retained = Object.entries(TOPIC_SPECS).filter(([, spec]) => spec.retained);
-    expect(retained.map(([kind]) => kind).sort()).toEqual(['device-keys', 'emergency', 'revocations']);
+    expect(retained.map(([kind]) => kind).sort()).toEqual(['device-commands', 'device-keys', 'emergency', 'revocations']);
     expect(retained.every(([, spec]) => spec.qos === 1)).toBe(true);
   });
 });

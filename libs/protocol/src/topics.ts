@@ -65,14 +65,14 @@ export interface TopicSpec {
   readonly maxPayloadBytes: number;
 }
 
-/** How each topic is used. Emergency, revocation and key topics are retained QoS 1 (DESIGN.md). */
+/** How each topic is used. Emergency, revocation, key and device-command topics are retained QoS 1 (DESIGN.md): a robot that was away gets the latest of each when it returns. */
 export const TOPIC_SPECS: Readonly<Record<TopicKind, TopicSpec>> = Object.freeze({
   'fleet-broadcast': { direction: 'peer', retained: false, qos: 1, payload: 'fleetkey.v1.SealedMessage', maxPayloadBytes: MAX_SEALED_MESSAGE_BYTES },
   emergency: { direction: 'down', retained: true, qos: 1, payload: 'fleetkey.v1.SignedCommand', maxPayloadBytes: MAX_SIGNED_COMMAND_BYTES },
   revocations: { direction: 'down', retained: true, qos: 1, payload: 'fleetkey.v1.SignedRevocationList', maxPayloadBytes: MAX_SIGNED_REVOCATION_LIST_BYTES },
   'group-broadcast': { direction: 'peer', retained: false, qos: 1, payload: 'fleetkey.v1.SealedMessage', maxPayloadBytes: MAX_SEALED_MESSAGE_BYTES },
   'device-keys': { direction: 'down', retained: true, qos: 1, payload: 'fleetkey.v1.KeyBundle', maxPayloadBytes: MAX_KEY_BUNDLE_BYTES },
-  'device-commands': { direction: 'down', retained: false, qos: 1, payload: 'fleetkey.v1.SignedCommand', maxPayloadBytes: MAX_SIGNED_COMMAND_BYTES },
+  'device-commands': { direction: 'down', retained: true, qos: 1, payload: 'fleetkey.v1.SignedCommand', maxPayloadBytes: MAX_SIGNED_COMMAND_BYTES },
   'device-acks': { direction: 'up', retained: false, qos: 1, payload: 'fleetkey.v1.Ack', maxPayloadBytes: MAX_ACK_BYTES },
   'device-status': { direction: 'up', retained: false, qos: 0, payload: 'fleetkey.v1.DeviceStatusReport', maxPayloadBytes: MAX_STATUS_REPORT_BYTES },
 });
