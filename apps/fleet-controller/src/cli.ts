@@ -12,6 +12,7 @@ import { isFleetkeyError } from '@fleetkey/key-types';
 import { KMS_PROVIDER_NAMES, isKmsProviderName } from '@fleetkey/kms-core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
+import { registerRestoreCommand } from './backup/index.js';
 import { initController } from './datadir/init.js';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger.js';
 import {
@@ -96,6 +97,7 @@ const serveFileSchema = z.strictObject({
   auditSignIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
   deviceCertificateDays: z.number().int().min(1).max(3650).optional(),
   drainSeconds: z.number().int().min(1).max(600).optional(),
+  secondaryKms: z.enum(KMS_PROVIDER_NAMES as [string, ...string[]]).optional(),
 });
 type ServeFile = z.output<typeof serveFileSchema>;
 
@@ -185,7 +187,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       'Run the controller from a data directory: gRPC (operators and stations over TLS, robots over mutual TLS), the embedded MQTT broker (TLS with device certificates) and an HTTP port with /healthz, /readyz and Prometheus /metrics. Once every listener is bound it writes one JSON line to stdout: {"event":"ready","grpc":"HOST:PORT","mqtt":"HOST:PORT","http":"HOST:PORT"}. Logs are JSON lines on stderr. SIGTERM or SIGINT drains calls in flight and stops; a second signal stops at once.',
     )
     .addOption(new Option('--data-dir <dir>', 'the data directory made by init').env('FLEETKEY_DATA_DIR'))
-    .addOption(new Option('--config <file>', 'JSON file with any of: dataDir, listen, mqttListen, httpListen, advertiseGrpc, advertiseMqtt, logLevel, auditSignIntervalSeconds, deviceCertificateDays, drainSeconds (flags and environment win)').env('FLEETKEY_CONFIG'))
+    .addOption(new Option('--config <file>', 'JSON file with any of: dataDir, listen, mqttListen, httpListen, advertiseGrpc, advertiseMqtt, logLevel, auditSignIntervalSeconds, deviceCertificateDays, drainSeconds, secondaryKms (flags and environment win)').env('FLEETKEY_CONFIG'))
     .addOption(new Option('--listen <host:port>', `gRPC listen address; port 0 picks a free port (default ${DEFAULT_GRPC_LISTEN})`).env('FLEETKEY_LISTEN'))
     .addOption(new Option('--mqtt-listen <host:port>', `MQTT over TLS listen address (default ${DEFAULT_MQTT_LISTEN})`).env('FLEETKEY_MQTT_LISTEN'))
     .addOption(new Option('--http-listen <host:port>', `health and metrics listen address, plain HTTP for cluster-internal probes (default ${DEFAULT_HTTP_LISTEN})`).env('FLEETKEY_HTTP_LISTEN'))
@@ -194,8 +196,13 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices([...LOG_LEVELS]).env('FLEETKEY_LOG_LEVEL'))
     .addOption(new Option('--audit-sign-interval <seconds>', `how often the audit chain head is signed (default ${DEFAULT_AUDIT_SIGN_INTERVAL_MS / 1000})`).argParser(positiveInteger('--audit-sign-interval', 86_400)).env('FLEETKEY_AUDIT_SIGN_INTERVAL'))
     .addOption(new Option('--device-cert-days <days>', 'validity of issued device certificates (default 365)').argParser(positiveInteger('--device-cert-days', 3650)).env('FLEETKEY_DEVICE_CERT_DAYS'))
+    .addOption(
+      new Option('--secondary-kms <provider>', `a second KMS (${KMS_PROVIDER_NAMES.join(', ')}) that backups also wrap every key with, read from its usual environment (see docs/operations.md)`)
+        .choices([...KMS_PROVIDER_NAMES])
+        .env('FLEETKEY_SECONDARY_KMS'),
+    )
     .addOption(new Option('--drain-timeout <seconds>', `how long SIGTERM waits for calls in flight (default ${DEFAULT_DRAIN_MS / 1000})`).argParser(positiveInteger('--drain-timeout', 600)).env('FLEETKEY_DRAIN_TIMEOUT'))
-    .action(async (flags: { dataDir?: string; config?: string; listen?: string; mqttListen?: string; httpListen?: string; advertiseGrpc?: string; advertiseMqtt?: string; logLevel?: LogLevel; auditSignInterval?: number; deviceCertDays?: number; drainTimeout?: number }) => {
+    .action(async (flags: { dataDir?: string; config?: string; listen?: string; mqttListen?: string; httpListen?: string; advertiseGrpc?: string; advertiseMqtt?: string; logLevel?: LogLevel; auditSignInterval?: number; deviceCertDays?: number; drainTimeout?: number; secondaryKms?: string }) => {
       let controller: RunningController | undefined;
       try {
         const file: ServeFile = flags.config === undefined ? {} : readServeFile(flags.config);
@@ -211,6 +218,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
         const httpListen = pick(flags.httpListen, file.httpListen);
         const advertiseGrpc = pick(flags.advertiseGrpc, file.advertiseGrpc);
         const advertiseMqtt = pick(flags.advertiseMqtt, file.advertiseMqtt);
+        const secondaryKms = pick(flags.secondaryKms, file.secondaryKms);
         controller = await startController({
           dataDir,
           env: io.env,
@@ -224,6 +232,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
           ...(auditSeconds === undefined ? {} : { auditSignIntervalMs: auditSeconds * 1000 }),
           ...(certDays === undefined ? {} : { deviceCertificateValidityMs: certDays * 86_400_000 }),
           ...(drainSeconds === undefined ? {} : { drainMs: drainSeconds * 1000 }),
+          ...(secondaryKms === undefined ? {} : { secondaryKms }),
         });
         io.stdout(`${controller.readyLine}\n`);
         const signal = await stopping;
@@ -240,6 +249,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       }
     });
 
+  registerRestoreCommand(program, io, state);
   return program;
 }
 

@@ -9,10 +9,14 @@ import { EXIT, createProgram, exitCodeHelp, runProgram } from '@fleetkey/cli';
 import { Option, type Command } from 'commander';
 import { timeoutSeconds } from './arguments.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerFleetCommands } from './commands/fleets.js';
+import { registerLockdownCommands } from './commands/lockdown.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerOperatorCommands } from './commands/operators.js';
+import { registerRotateCommand } from './commands/rotate.js';
+import { registerRevokeCommand } from './commands/revoke.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { ENV } from './config.js';
@@ -74,7 +78,11 @@ export function buildCli(runtime: Runtime = new Runtime(processIo())): Command {
   registerOperatorCommands(program, runtime);
   registerTokenCommands(program, runtime);
   registerDeviceCommands(program, runtime);
+  registerRotateCommand(program, runtime);
+  registerRevokeCommand(program, runtime);
+  registerLockdownCommands(program, runtime);
   registerAuditCommands(program, runtime);
+  registerBackupCommands(program, runtime);
   return program;
 }
 

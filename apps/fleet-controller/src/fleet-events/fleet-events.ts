@@ -9,6 +9,7 @@
  * wrapped to one device (bundles); listeners forward bytes, they never re-sign or re-serialize.
  */
 import type { KeyBundle, SignedRevocationList } from '@fleetkey/protocol';
+import type { EmbeddedBroker } from '../runtime/mqtt-broker.js';
 import type { IssuedCommand } from '../store/index.js';
 
 export interface FleetEventMap {
@@ -67,4 +68,4 @@ export interface FleetPublisher {
 }
 
 // The embedded broker is a FleetPublisher as it stands (checked by the compiler, no adapter).
-export type EmbeddedBrokerIsAPublisher = import('../runtime/mqtt-broker.js').EmbeddedBroker extends FleetPublisher ? true : never;
+export type EmbeddedBrokerIsAPublisher = EmbeddedBroker extends FleetPublisher ? true : never;

@@ -23,7 +23,7 @@ const PAGE_TOKEN_VERSION = 1;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const INVALID_TOKEN_MESSAGE = 'invalid page_token';
 
-export type PageKind = 'fleets' | 'operators' | 'tokens' | 'devices' | 'audit';
+export type PageKind = 'fleets' | 'operators' | 'tokens' | 'devices' | 'audit' | 'lift-requests';
 export type SortKey = readonly (string | number)[];
 /** The type of each part of a list's sort key. */
 export type SortKeyShape = readonly ('string' | 'integer')[];

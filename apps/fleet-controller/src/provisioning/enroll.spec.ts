@@ -191,3 +191,48 @@ describe('DeviceService over mutual TLS', () => {
     expect(error.code).toBe('NOT_IMPLEMENTED');
   });
 });
+
+describe('the command sequence a new robot starts after', () => {
+  async function enrollOne(deviceId: string, groupId?: string) {
+    const device = await deviceIdentity('ECDSA_P256', deviceId);
+    const { token } = await harness.mintToken(groupId === undefined ? {} : { groupId });
+    return (await harness.provisioningClient().enroll({ enrollmentToken: token, csr: device.csr, deviceId })).commandSequence;
+  }
+  async function command(action: 'lockdown' | 'lift', scope: Parameters<typeof harness.core.repository.createCommand>[0]['scope']) {
+    const sequence = await harness.core.repository.nextSequence('acme');
+    await harness.core.repository.createCommand({
+      fleetId: 'acme',
+      sequence,
+      action,
+      scope,
+      reason: 'drill',
+      issuedBy: 'test',
+      issuedAt: now,
+      expiresAt: now + 3_600_000,
+      requestId: null,
+      wipe: false,
+      signedCommand: new Uint8Array([1]),
+    });
+    return sequence;
+  }
+
+  it('is the fleet’s current sequence, or just before a lockdown in force that concerns the robot', async () => {
+    await harness.core.repository.createGroup({ fleetId: 'acme', id: 'line-1', name: 'line 1' });
+    await harness.core.repository.createGroup({ fleetId: 'acme', id: 'line-2', name: 'line 2' });
+    const before = await harness.core.repository.currentSequence('acme');
+    expect(await enrollOne('seq-a')).toBe(BigInt(before));
+
+    const groupLockdown = await command('lockdown', { kind: 'group', groupId: 'line-1' });
+    expect(await enrollOne('seq-b', 'line-1')).toBe(BigInt(groupLockdown - 1));
+    // Another group's lockdown does not concern this robot.
+    expect(await enrollOne('seq-c', 'line-2')).toBe(BigInt(groupLockdown));
+
+    const fleetLockdown = await command('lockdown', { kind: 'fleet' });
+    expect(await enrollOne('seq-d', 'line-1')).toBe(BigInt(groupLockdown - 1));
+    expect(await enrollOne('seq-e')).toBe(BigInt(fleetLockdown - 1));
+
+    await command('lift', { kind: 'fleet' });
+    await command('lift', { kind: 'group', groupId: 'line-1' });
+    expect(await enrollOne('seq-f', 'line-1')).toBe(BigInt(await harness.core.repository.currentSequence('acme')));
+  });
+});

@@ -23,6 +23,8 @@ import { EnrollResponseSchema, type EnrollRequest, type EnrollResponse } from '@
 import { loadRevocationList } from '../fleets/settings.js';
 import type { ControllerCore } from '../core/core.js';
 import { MAX_TOKEN_LENGTH, RecordExists, TOKEN_PREFIX, hashToken, type BurnFailureReason, type EnrollmentToken } from '../store/index.js';
+import { lockdownsInForce } from '../commands/lockdown-state.js';
+import { scopeConcerns } from '../commands/scope.js';
 import { emergencyKeyOf, issueFleetDeviceCertificate, keyBundleFor, verifyDeviceCsr } from './device-keys.js';
 import { isValidSerial, serialMatches } from './serial-pattern.js';
 
@@ -51,6 +53,17 @@ function errorCodeOf(error: unknown): FleetkeyErrorCode | null {
 function presentedTokenHash(token: string): Uint8Array | undefined {
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !token.startsWith(TOKEN_PREFIX.enrollment)) return undefined;
   return hashToken(token);
+}
+
+/**
+ * The command sequence a new robot starts after: the fleet's current one, or — while a lockdown
+ * that concerns the robot is in force — just before the oldest such lockdown, so the robot
+ * applies it (from the retained topic or the command stream) instead of starting unlocked.
+ */
+async function commandSequenceFor(core: ControllerCore, fleetId: string, groupId: string | null, deviceId: string): Promise<number> {
+  const concerning = (await lockdownsInForce(core.repository, fleetId)).filter((command) => scopeConcerns(command.scope, { deviceId, groupId }));
+  if (concerning.length === 0) return core.repository.currentSequence(fleetId);
+  return Math.min(...concerning.map((command) => command.sequence)) - 1;
 }
 
 export async function enroll(deps: EnrollmentDeps, request: EnrollRequest): Promise<EnrollResponse> {
@@ -151,7 +164,7 @@ async function enrollWithToken(deps: EnrollmentDeps, request: EnrollRequest, tok
     fleet: token.fleetId,
     group: token.groupId ?? '',
     deviceId,
-    commandSequence: 0n,
+    commandSequence: BigInt(await commandSequenceFor(core, token.fleetId, token.groupId, deviceId)),
     ...(revocationList === undefined ? {} : { revocationList }),
     serverCaCertificates: [core.controllerKeys.tlsCaCertificateDer],
   });

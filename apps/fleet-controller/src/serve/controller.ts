@@ -42,6 +42,7 @@ import { openSqliteRepository, type Repository } from '../store/index.js';
 import { InMemoryCertificateProvider, serverCredentialsOf } from './grpc-tls.js';
 import { instrumented } from './instrument.js';
 import { createFleetPowers } from './fleet-powers.js';
+import { secondaryKmsFromEnv } from '../backup/index.js';
 import { FleetEvents } from '../fleet-events/index.js';
 
 export const DEFAULT_GRPC_LISTEN = '127.0.0.1:7443';
@@ -66,6 +67,8 @@ export interface ServeOptions {
   readonly auditSignIntervalMs?: number;
   readonly deviceCertificateValidityMs?: number;
   readonly drainMs?: number;
+  /** A second KMS provider (its settings from `env`) that backups also wrap every key with. */
+  readonly secondaryKms?: string;
   readonly version: string;
   readonly clock?: () => number;
 }
@@ -205,7 +208,14 @@ export async function startController(options: ServeOptions): Promise<RunningCon
 
     const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
     const events = new FleetEvents((error) => logger.error({ err: error }, 'a fleet event listener failed'));
-    const powers = await createFleetPowers({ core, events, publisher: runningBroker, logger });
+    const powers = await createFleetPowers({
+      core,
+      events,
+      publisher: runningBroker,
+      logger,
+      dataDir: paths,
+      ...(options.secondaryKms === undefined ? {} : { secondaryKms: secondaryKmsFromEnv(options.secondaryKms, options.env) }),
+    });
     const poweredDeviceRpcs = Object.assign({}, ...powers.map((power) => power.deviceRpcs ?? {})) as Partial<ServiceHandlers<typeof DeviceService>>;
     const server = createServer();
     const observe = (path: string, code: number, durationSeconds: number): void => metrics.observeGrpc(path, code, durationSeconds);

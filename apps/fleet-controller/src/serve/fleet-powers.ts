@@ -13,12 +13,21 @@ import type { FleetEvents, FleetPublisher } from '../fleet-events/index.js';
 import type { Guard } from '../operator/guard.js';
 import type { OperatorRpc, RpcHandlers } from '../operator/policy.js';
 import type { Logger } from '../runtime/logger.js';
+import type { SecondaryKmsSettings } from '../backup/index.js';
+import type { DataDirPaths } from '../datadir/layout.js';
+import { createRotationPower } from '../rotation/index.js';
+import { createCommandsPower } from '../commands/index.js';
+import { createBackupPower } from '../backup/index.js';
 
 export interface FleetPowerDeps {
   readonly core: ControllerCore;
   readonly events: FleetEvents;
   readonly publisher: FleetPublisher;
   readonly logger: Logger;
+  /** The data directory being served (backups read its public files). */
+  readonly dataDir?: DataDirPaths;
+  /** The secondary KMS that backups also wrap every key with (serve --secondary-kms). */
+  readonly secondaryKms?: SecondaryKmsSettings;
 }
 
 export interface FleetPower {
@@ -36,5 +45,8 @@ export interface FleetPower {
 export async function createFleetPowers(_deps: FleetPowerDeps): Promise<FleetPower[]> {
   const powers: FleetPower[] = [];
   // Each power adds itself here with one line: powers.push(await createXxxPower(_deps));
+  powers.push(await createRotationPower(_deps));
+  powers.push(await createCommandsPower(_deps));
+  powers.push(await createBackupPower(_deps));
   return powers;
 }
