@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from './cli.js';
+import { openSqliteRepository } from './store/index.js';
 
 let parent: string;
 beforeAll(async () => {
@@ -113,5 +114,39 @@ describe('fleet-controller serve', () => {
       expect(run.out()).toContain(option);
     }
     expect(run.out()).toContain('FLEETKEY_DATA_DIR');
+  });
+});
+
+describe('fleet-controller rotation-policy', () => {
+  it('shows the default, sets values keeping the others, refuses bad input, and audits the change', async () => {
+    const dataDir = join(parent, 'policy');
+    expect(await runCli(['init', '--data-dir', dataDir, '--fleet', 'acme', '-o', 'json'], capture().io)).toBe(0);
+    const show = capture();
+    expect(await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '-o', 'json'], show.io)).toBe(0);
+    expect(JSON.parse(show.out())).toMatchObject({ fleet: 'acme', group: null, intervalMs: 86_400_000, graceMs: 86_400_000, threshold: 0.9, deadlineMs: 3_600_000 });
+
+    const set = capture();
+    expect(await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '--interval', '12h', '--threshold', '0.95'], set.io)).toBe(0);
+    expect(set.out()).toContain('rotate every 12h, grace 24h, activate at 95 % acknowledged or after 1h');
+    const after = capture();
+    await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '-o', 'json'], after.io);
+    expect(JSON.parse(after.out())).toMatchObject({ intervalMs: 43_200_000, threshold: 0.95, graceMs: 86_400_000 });
+
+    const tooShort = capture();
+    expect(await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '--interval', '0s'], tooShort.io)).toBe(2);
+    const deadlineAfterInterval = capture();
+    expect(await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '--deadline', '13h'], deadlineAfterInterval.io)).toBe(1);
+    expect(deadlineAfterInterval.err()).toMatch(/^fleet-controller: /);
+    const unknownGroup = capture();
+    expect(await runCli(['rotation-policy', '--data-dir', dataDir, '--fleet', 'acme', '--group', 'line-9'], unknownGroup.io)).toBe(1);
+    expect(unknownGroup.err()).toContain('group line-9 does not exist');
+
+    const repository = await openSqliteRepository({ path: join(dataDir, 'state.db'), clock: Date.now });
+    try {
+      const records = await repository.audit.listRecords(0, 1000);
+      expect(records.filter((record) => record.action === 'rotation.policy')).toHaveLength(1);
+    } finally {
+      await repository.close();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { KMS_PROVIDER_NAMES, isKmsProviderName } from '@fleetkey/kms-core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import { registerRestoreCommand } from './backup/index.js';
+import { registerRotationPolicyCommand } from './rotation/policy-command.js';
 import { initController } from './datadir/init.js';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger.js';
 import {
@@ -250,6 +251,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
     });
 
   registerRestoreCommand(program, io, state);
+  registerRotationPolicyCommand(program, io, state);
   return program;
 }
 

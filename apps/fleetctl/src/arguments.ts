@@ -6,6 +6,7 @@
  * Trust boundary: the operator's command line. Every bound is checked here, before anything is
  * sent, so a typo fails fast and locally instead of as a server-side INVALID_ARGUMENT.
  */
+import { durationArgument } from '@fleetkey/cli';
 import { isValidIdentifier, type AsymmetricAlgorithm } from '@fleetkey/key-types';
 import { InvalidArgumentError, Option } from 'commander';
 
@@ -24,7 +25,6 @@ export const MAX_REASON_BYTES = 512;
 export const MAX_DISPLAY_NAME_BYTES = 128;
 export const MAX_SERIAL_NUMBER_BYTES = 128;
 
-const UNIT_SECONDS: Readonly<Record<string, number>> = Object.freeze({ s: 1, m: 60, h: 3600, d: 86_400 });
 
 /** A parser for an identifier argument (fleet, group, device, operator and token ids share one grammar). */
 export function identifier(what: string): (value: string) => string {
@@ -55,17 +55,14 @@ export function sequenceNumber(value: string): bigint {
   return BigInt(value);
 }
 
+const parseTokenTtl = durationArgument({ minMs: MIN_TOKEN_TTL_SECONDS * 1000, maxMs: MAX_TOKEN_TTL_SECONDS * 1000 });
+
 /**
  * Parses `30m`, `24h`, `7d`, `90s` into seconds.
  * @throws InvalidArgumentError outside MIN_TOKEN_TTL_SECONDS..MAX_TOKEN_TTL_SECONDS or for any other shape.
  */
 export function tokenTtlSeconds(value: string): number {
-  const match = /^(\d{1,7})([smhd])$/.exec(value);
-  const seconds = match === null ? Number.NaN : Number(match[1]) * (UNIT_SECONDS[match[2] ?? ''] ?? Number.NaN);
-  if (!Number.isSafeInteger(seconds) || seconds < MIN_TOKEN_TTL_SECONDS || seconds > MAX_TOKEN_TTL_SECONDS) {
-    throw new InvalidArgumentError('expected a duration such as 30m, 24h or 7d (units s, m, h, d), from 1m to 30d.');
-  }
-  return seconds;
+  return parseTokenTtl(value) / 1000;
 }
 
 /** --timeout: seconds, fractions allowed, in (0, MAX_TIMEOUT_SECONDS]. */

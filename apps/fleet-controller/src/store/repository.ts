@@ -416,6 +416,7 @@ export const AUDIT_ACTIONS = [
   'lift.approve',
   'rotation.start',
   'backup.create',
+  'rotation.policy',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
