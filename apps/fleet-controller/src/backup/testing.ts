@@ -1,9 +1,8 @@
 /**
  * Test support for backups: a controller made by the real `init` (local KMS) and served in-process
  * over real TLS on 127.0.0.1:0 — ProvisioningService, DeviceService and OperatorService with the
- * backup power wired the way `serve` is to wire it (its data directory and, optionally, a
- * secondary KMS). `serve` does not pass those to the powers yet, which is why this harness exists;
- * restored directories are served by the real `startController`.
+ * backup power wired the way `serve` wires it (its data directory and, optionally, a secondary
+ * KMS), without the other powers; restored directories are served by the real `startController`.
  *
  * Trust boundary: test code only; keys and tokens here are throwaway.
  */
