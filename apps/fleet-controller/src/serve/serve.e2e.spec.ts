@@ -161,6 +161,16 @@ describe('a controller as an operator and a factory station meet it', () => {
     expect(metrics).toMatch(/fleetkey_mqtt_clients \d/);
   });
 
+  it('makes and checks a signed, encrypted backup through fleetctl', async () => {
+    const archive = join(parent, 'state.fkb');
+    const created = JSON.parse((await fleetctl('backup', 'create', '--out', archive, '-o', 'json')).stdout) as Record<string, unknown>;
+    expect(JSON.stringify(created)).toContain('acme');
+    const verified = JSON.parse((await fleetctl('backup', 'verify', archive, '-o', 'json')).stdout) as { valid: boolean };
+    expect(verified.valid).toBe(true);
+    const bytes = await readFile(archive);
+    for (const secret of secrets) expect(bytes.includes(secret)).toBe(false);
+  });
+
   it('verifies the audit chain with fleetctl, then stops cleanly on SIGTERM without a token in any log line', async () => {
     const verification = JSON.parse((await fleetctl('audit', 'verify', '-o', 'json')).stdout) as { valid: boolean; recordsChecked: number };
     expect(verification.valid).toBe(true);
