@@ -19,6 +19,7 @@ import {
   isFleetkeyError,
   type FleetkeyErrorCode,
 } from '@fleetkey/key-types';
+import type { VerifiedCsr } from '@fleetkey/crypto';
 import { EnrollResponseSchema, type EnrollRequest, type EnrollResponse } from '@fleetkey/protocol';
 import { loadRevocationList } from '../fleets/settings.js';
 import type { ControllerCore } from '../core/core.js';
@@ -34,6 +35,8 @@ export interface EnrollmentDeps {
   /** Where devices reach the controller (gRPC, `host:port`) and the broker (`mqtts://host:port`). */
   readonly advertisedAddresses: () => { readonly controller: string; readonly broker: string };
   readonly deviceCertificateValidityMs?: number;
+  /** Verifies the CSR (default: inline; serve uses a CsrVerifierPool on a spare core). */
+  readonly verifyCsr?: (csr: Uint8Array) => Promise<VerifiedCsr>;
   /** Told of every outcome (metrics); never given the token. */
   readonly onOutcome?: (fleetId: string | undefined, result: 'ok' | FleetkeyErrorCode | 'internal') => void;
 }
@@ -119,7 +122,7 @@ async function enrollWithToken(deps: EnrollmentDeps, request: EnrollRequest, tok
   if (token.serialPattern !== null && !serialMatches(token.serialPattern, request.serialNumber)) {
     throw new EnrollmentTokenRejected('out-of-scope', 'the serial number does not match the one the token is bound to');
   }
-  const csr = verifyDeviceCsr(request.csr);
+  const csr = deps.verifyCsr === undefined ? verifyDeviceCsr(request.csr) : await deps.verifyCsr(request.csr);
   if ((await core.repository.getDevice(token.fleetId, deviceId)) !== undefined) {
     throw new RecordExists(`device ${deviceId} is already enrolled in fleet ${token.fleetId}`);
   }

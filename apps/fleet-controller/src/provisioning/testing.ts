@@ -22,6 +22,7 @@ import { dataDirPaths, inDataDir, readControllerSettings } from '../datadir/layo
 import { InMemoryCertificateProvider, serverCredentialsOf } from '../serve/grpc-tls.js';
 import { generateToken, hashToken, openSqliteRepository, type NewEnrollmentToken } from '../store/index.js';
 import { createDeviceService } from './device-service.js';
+import { CsrVerifierPool } from './csr-verifier-pool.js';
 import { enroll } from './enroll.js';
 
 export interface ProvisioningHarness {
@@ -49,8 +50,12 @@ export async function startProvisioningHarness(fleet = 'acme', clock: () => numb
   const core = new ControllerCore({ repository, kms, clock, controllerKeys: await loadControllerKeys(repository) });
   const tls = await openServerTls(kms, new Uint8Array(await readFile(paths.serverKey)), await readFile(paths.serverCertificate, 'utf8'));
   const fleetCa = Buffer.from(derToPem((await core.fleetKeys(fleet)).caCertificateDer));
+  const csrPool = new CsrVerifierPool();
   const server = createServer();
-  addService(server, ProvisioningService, { enroll: (request) => enroll({ core, advertisedAddresses: () => ({ controller: 'controller.test:7443', broker: 'mqtts://controller.test:8883' }) }, request) });
+  addService(server, ProvisioningService, {
+    enroll: (request) =>
+      enroll({ core, verifyCsr: (csr) => csrPool.verify(csr), advertisedAddresses: () => ({ controller: 'controller.test:7443', broker: 'mqtts://controller.test:8883' }) }, request),
+  });
   addService(server, DeviceService, createDeviceService({ core }));
   const port = await bindServer(server, '127.0.0.1:0', serverCredentialsOf(new InMemoryCertificateProvider(fleetCa, tls.certificateChainPem, tls.privateKeyPem)));
   const address = `127.0.0.1:${port}`;
@@ -83,6 +88,7 @@ export async function startProvisioningHarness(fleet = 'acme', clock: () => numb
     async close() {
       for (const client of clients) closeClient(client);
       await shutdownServer(server, 1000);
+      await csrPool.close();
       tls.privateKeyPem.fill(0);
       core.close();
       await repository.close();

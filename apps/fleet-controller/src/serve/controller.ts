@@ -32,7 +32,7 @@ import { dataDirPaths, inDataDir, readControllerSettings, type DataDirPaths } fr
 import { createFleetAdministration } from '../fleets/administration.js';
 import type { ComponentHealthReport } from '../operator/deps.js';
 import { createOperatorService } from '../operator/operator-service.js';
-import { authenticateDevice, createDeviceService, enroll } from '../provisioning/index.js';
+import { CsrVerifierPool, authenticateDevice, createDeviceService, enroll } from '../provisioning/index.js';
 import { createLogger, type LogLevel, type Logger } from '../runtime/logger.js';
 import { createControllerMetrics } from '../runtime/metrics.js';
 import { startHttpServer } from '../runtime/http.js';
@@ -67,6 +67,8 @@ export interface ServeOptions {
   readonly auditSignIntervalMs?: number;
   readonly deviceCertificateValidityMs?: number;
   readonly drainMs?: number;
+  /** Worker threads that verify enrollment CSRs (default: one per spare core, at most two; 0: inline). */
+  readonly csrWorkers?: number;
   /** A second KMS provider (its settings from `env`) that backups also wrap every key with. */
   readonly secondaryKms?: string;
   readonly version: string;
@@ -206,6 +208,8 @@ export async function startController(options: ServeOptions): Promise<RunningCon
       ];
     };
 
+    const csrPool = new CsrVerifierPool(options.csrWorkers);
+    cleanups.push(() => csrPool.close());
     const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
     const events = new FleetEvents((error) => logger.error({ err: error }, 'a fleet event listener failed'));
     const powers = await createFleetPowers({
@@ -228,6 +232,7 @@ export async function startController(options: ServeOptions): Promise<RunningCon
             {
               core,
               advertisedAddresses: advertised,
+              verifyCsr: (csr) => csrPool.verify(csr),
               ...(options.deviceCertificateValidityMs === undefined ? {} : { deviceCertificateValidityMs: options.deviceCertificateValidityMs }),
               onOutcome: (fleetId, result) => metrics.countEnrollment(fleetId, result),
             },
