@@ -12,6 +12,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backup.js';
 import { registerDeviceCommands } from './commands/devices.js';
 import { registerFleetCommands } from './commands/fleets.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerLockdownCommands } from './commands/lockdown.js';
 import { registerLoginCommands } from './commands/login.js';
 import { registerOperatorCommands } from './commands/operators.js';
@@ -79,6 +80,7 @@ export function buildCli(runtime: Runtime = new Runtime(processIo())): Command {
   registerTokenCommands(program, runtime);
   registerDeviceCommands(program, runtime);
   registerRotateCommand(program, runtime);
+  registerKeyCommands(program, runtime);
   registerRevokeCommand(program, runtime);
   registerLockdownCommands(program, runtime);
   registerAuditCommands(program, runtime);

@@ -88,6 +88,16 @@ export class ControllerCore {
     return key;
   }
 
+  /**
+   * Zeroizes and drops the cached plaintext of one epoch (it was destroyed): the next epochKey
+   * call for it would have to unwrap it again, which a destroyed epoch's empty wrapping refuses.
+   */
+  forgetEpochKey(fleetId: string, groupId: string | null, version: number): void {
+    const cacheKey = `${fleetId}\u0000${groupId ?? ''}\u0000${version}`;
+    this.#epochKeys.get(cacheKey)?.fill(0);
+    this.#epochKeys.delete(cacheKey);
+  }
+
   /** Zeroizes every cached epoch key and drops the caches. Idempotent. */
   close(): void {
     this.#closed = true;

@@ -12,7 +12,18 @@ import type { Guard } from './guard.js';
 import { RPC_POLICIES, type OperatorRpc, type RpcHandlers } from './policy.js';
 import { requiredIdentifier } from './requests.js';
 
-type PendingRpc = 'revokeDevice' | 'rotateKeys' | 'lockdown' | 'requestLift' | 'approveLift' | 'listLiftRequests' | 'getLockdownStatus' | 'createBackup' | 'verifyBackup';
+type PendingRpc =
+  | 'revokeDevice'
+  | 'rotateKeys'
+  | 'lockdown'
+  | 'requestLift'
+  | 'approveLift'
+  | 'listLiftRequests'
+  | 'getLockdownStatus'
+  | 'createBackup'
+  | 'verifyBackup'
+  | 'requestDestroyEpoch'
+  | 'requestDeleteFleet';
 
 const refuse = (rpc: OperatorRpc) => async (): Promise<never> => {
   throw new NotImplemented(`${RPC_POLICIES[rpc].name} arrives with rotation, revocation, lockdown and backups (issue 6)`);
@@ -36,5 +47,7 @@ export function pendingRpcs(_deps: OperatorServiceDeps, guard: Guard): RpcHandle
     getLockdownStatus: (request, context) => guard.run('getLockdownStatus', context, fleet(request.fleet), refuse('getLockdownStatus')),
     createBackup: (_request, context) => refusedStream(() => guard.run('createBackup', context, () => undefined, refuse('createBackup'))),
     verifyBackup: (_requests, context) => guard.run('verifyBackup', context, () => undefined, refuse('verifyBackup')),
+    requestDestroyEpoch: (request, context) => guard.run('requestDestroyEpoch', context, fleet(request.fleet), refuse('requestDestroyEpoch')),
+    requestDeleteFleet: (request, context) => guard.run('requestDeleteFleet', context, fleet(request.fleet), refuse('requestDeleteFleet')),
   };
 }

@@ -48,6 +48,8 @@ export const RPC_POLICIES: Readonly<Record<OperatorRpc, RpcPolicy>> = Object.fre
   approveLift: policy('ApproveLift', ['admin', 'operator'], 'lift.approve'),
   listLiftRequests: policy('ListLiftRequests', ['admin', 'operator', 'auditor']),
   getLockdownStatus: policy('GetLockdownStatus', ['admin', 'operator', 'auditor']),
+  requestDestroyEpoch: policy('RequestDestroyEpoch', ['admin'], 'approval.request'),
+  requestDeleteFleet: policy('RequestDeleteFleet', ['admin'], 'approval.request'),
   createBackup: policy('CreateBackup', ['admin']),
   verifyBackup: policy('VerifyBackup', ['admin', 'auditor']),
   listAuditRecords: policy('ListAuditRecords', ['admin', 'auditor']),

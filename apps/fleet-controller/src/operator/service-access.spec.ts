@@ -49,6 +49,8 @@ async function callStatus(rpc: OperatorRpc, caller: TestOperator | string, fleet
     approveLift: () => c.approveLift({ fleet, liftRequestId: 'lift-1' }, o),
     listLiftRequests: () => c.listLiftRequests({ fleet }, o),
     getLockdownStatus: () => c.getLockdownStatus({ fleet }, o),
+    requestDestroyEpoch: () => c.requestDestroyEpoch({ fleet, version: 1, reason: 'drill' }, o),
+    requestDeleteFleet: () => c.requestDeleteFleet({ fleet, reason: 'drill' }, o),
     createBackup: async () => {
       for await (const chunk of c.createBackup({}, o)) void chunk;
     },
@@ -65,7 +67,7 @@ async function callStatus(rpc: OperatorRpc, caller: TestOperator | string, fleet
   }
 }
 
-const PENDING: readonly OperatorRpc[] = ['revokeDevice', 'rotateKeys', 'lockdown', 'requestLift', 'approveLift', 'listLiftRequests', 'getLockdownStatus', 'createBackup', 'verifyBackup'];
+const PENDING: readonly OperatorRpc[] = ['revokeDevice', 'rotateKeys', 'lockdown', 'requestLift', 'approveLift', 'listLiftRequests', 'getLockdownStatus', 'createBackup', 'verifyBackup', 'requestDestroyEpoch', 'requestDeleteFleet'];
 
 describe('authentication', () => {
   it('answers UNAUTHENTICATED with one message for a missing, malformed, unknown or revoked bearer, and audits each', async () => {
@@ -167,6 +169,8 @@ describe('fleet scoping', () => {
     'approveLift',
     'listLiftRequests',
     'getLockdownStatus',
+    'requestDestroyEpoch',
+    'requestDeleteFleet',
     'listAuditRecords',
     'verifyAudit',
   ];

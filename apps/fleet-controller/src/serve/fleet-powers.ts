@@ -18,6 +18,7 @@ import type { DataDirPaths } from '../datadir/layout.js';
 import { createRotationPower } from '../rotation/index.js';
 import { createCommandsPower } from '../commands/index.js';
 import { createBackupPower } from '../backup/index.js';
+import { createDestructivePower } from '../destructive/index.js';
 
 export interface FleetPowerDeps {
   readonly core: ControllerCore;
@@ -48,5 +49,6 @@ export async function createFleetPowers(_deps: FleetPowerDeps): Promise<FleetPow
   powers.push(await createRotationPower(_deps));
   powers.push(await createCommandsPower(_deps));
   powers.push(await createBackupPower(_deps));
+  powers.push(await createDestructivePower(_deps)); // after the commands power: serves ApproveLift for every kind
   return powers;
 }

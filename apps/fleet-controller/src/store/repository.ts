@@ -30,6 +30,8 @@ export interface Fleet {
   /** Human-readable name. */
   readonly name: string;
   readonly createdAt: Millis;
+  /** When the fleet was deleted (decommissioned); null while it exists. A deleted fleet is hidden. */
+  readonly deletedAt: Millis | null;
 }
 
 export interface Group {
@@ -155,6 +157,13 @@ export interface NewCommandAck {
 export const LIFT_REQUEST_STATES = ['pending', 'executed', 'expired', 'superseded'] as const;
 export type LiftRequestState = (typeof LIFT_REQUEST_STATES)[number];
 
+/**
+ * What a two-operator request does once a second operator approves it: lift a lockdown, or one of
+ * the destructive actions that go through the same approval (issue 6).
+ */
+export const APPROVAL_KINDS = ['lift', 'destroy-epoch', 'delete-fleet'] as const;
+export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
+
 export interface LiftApproval {
   readonly operatorId: string;
   readonly approvedAt: Millis;
@@ -162,6 +171,7 @@ export interface LiftApproval {
 
 export interface LiftRequest {
   readonly id: string;
+  readonly kind: ApprovalKind;
   readonly fleetId: string;
   readonly scope: CommandScope;
   readonly reason: string;
@@ -169,12 +179,23 @@ export interface LiftRequest {
   readonly requestedAt: Millis;
   readonly expiresAt: Millis;
   readonly state: LiftRequestState;
-  /** The LIFT command's sequence once executed. */
+  /** The LIFT command's sequence once executed (lifts); null otherwise. */
   readonly executedSequence: number | null;
   /** In approval order; the requester's own approval is the first. */
   readonly approvals: readonly LiftApproval[];
+  /**
+   * What a destructive request destroys, as a JSON object (at most MAX_APPROVAL_TARGET_LENGTH
+   * characters, interpreted by its executor, stored verbatim); null for a lift (its scope says it).
+   */
+  readonly target: string | null;
 }
+/** Longest `LiftRequest.target` JSON text the store accepts. */
+export const MAX_APPROVAL_TARGET_LENGTH = 1024;
 export interface NewLiftRequest {
+  /** Default 'lift'. */
+  readonly kind?: ApprovalKind;
+  /** Required (a JSON object) for every kind but 'lift', which has none. */
+  readonly target?: string | null;
   readonly fleetId: string;
   readonly scope: CommandScope;
   readonly reason: string;
@@ -276,8 +297,17 @@ export interface EpochFilter {
 export interface RepositoryTx {
   // fleets and groups
   createFleet(input: NewFleet): Promise<Fleet>;
-  getFleet(fleetId: string): Promise<Fleet | undefined>;
-  listFleets(): Promise<Fleet[]>;
+  /** A deleted fleet is undefined unless `includeDeleted`. */
+  getFleet(fleetId: string, options?: { readonly includeDeleted?: boolean }): Promise<Fleet | undefined>;
+  /** Deleted fleets are left out unless `includeDeleted`. */
+  listFleets(options?: { readonly includeDeleted?: boolean }): Promise<Fleet[]>;
+  /**
+   * Marks a fleet deleted. From then on nothing new can be made in it (groups, tokens, devices,
+   * epochs, commands, requests, artefacts: RecordNotFound), and getFleet/listFleets hide it; its
+   * records and the audit log stay readable.
+   * @throws RecordNotFound when the fleet does not exist or is deleted already.
+   */
+  deleteFleet(fleetId: string): Promise<Fleet>;
   /** @throws RecordNotFound when the fleet does not exist. */
   createGroup(input: NewGroup): Promise<Group>;
   getGroup(fleetId: string, groupId: string): Promise<Group | undefined>;
@@ -339,6 +369,13 @@ export interface RepositoryTx {
   latestEpochVersion(fleetId: string, groupId: string | null): Promise<number>;
   /** @throws RecordNotFound; IllegalStateTransition when the key-state lifecycle forbids it. */
   setEpochState(fleetId: string, groupId: string | null, version: number, state: KeyState): Promise<CommunicationEpoch>;
+  /**
+   * Crypto-shredding: moves the epoch to `destroyed` and overwrites its wrapped key with an empty
+   * blob in the same statement; a destroyed epoch's `wrappedKey` is empty and means "gone".
+   * @throws RecordNotFound; IllegalStateTransition when its state may not become destroyed
+   *   (pending, expired and revoked may; move active/retiring on first).
+   */
+  destroyEpoch(fleetId: string, groupId: string | null, version: number): Promise<CommunicationEpoch>;
 
   // command sequence
   /** Next command sequence number of a fleet: 1, 2, 3… never reused, even across replicas. @throws RecordNotFound */
@@ -361,14 +398,17 @@ export interface RepositoryTx {
   /** The requester's approval is recorded as the first. @throws RecordNotFound for an unknown fleet. */
   createLiftRequest(input: NewLiftRequest): Promise<LiftRequest>;
   getLiftRequest(fleetId: string, id: string): Promise<LiftRequest | undefined>;
-  /** Newest first. */
-  listLiftRequests(fleetId: string, filter?: { readonly state?: LiftRequestState }): Promise<LiftRequest[]>;
+  /** Newest first. Only lifts unless `kind` says otherwise ('any': every kind). */
+  listLiftRequests(fleetId: string, filter?: { readonly state?: LiftRequestState; readonly kind?: ApprovalKind | 'any' }): Promise<LiftRequest[]>;
   /**
    * Adds an operator's approval to a pending request.
    * @throws RecordNotFound; RecordExists when that operator already approved; IllegalStateTransition when not pending.
    */
   addLiftApproval(fleetId: string, id: string, operatorId: string): Promise<LiftRequest>;
-  /** pending → executed (with the LIFT's sequence), expired or superseded. @throws RecordNotFound; IllegalStateTransition otherwise. */
+  /**
+   * pending → executed (a lift: with the LIFT's sequence; other kinds: without), expired or
+   * superseded. @throws RecordNotFound; IllegalStateTransition otherwise.
+   */
   setLiftRequestState(fleetId: string, id: string, state: Exclude<LiftRequestState, 'pending'>, executedSequence?: number): Promise<LiftRequest>;
 
   // signed artefacts
@@ -417,6 +457,10 @@ export const AUDIT_ACTIONS = [
   'rotation.start',
   'backup.create',
   'rotation.policy',
+  'approval.request',
+  'approval.approve',
+  'epoch.destroy',
+  'fleet.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -501,6 +545,12 @@ export interface Repository extends RepositoryTx {
    * Other calls on this repository wait until the transaction ends.
    */
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /**
+   * Makes erased content (a destroyed epoch's wrapped key) unrecoverable from the store's own
+   * files: SQLite checkpoints and truncates its write-ahead log. Resolves false when a reader kept
+   * it from completing (call again later). Backups made before hold what they held.
+   */
+  scrub(): Promise<boolean>;
   /** Closes the underlying connection(s). Further calls reject. */
   close(): Promise<void>;
 }

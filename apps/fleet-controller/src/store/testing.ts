@@ -79,11 +79,37 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
     describe('fleets and groups', () => {
       it('creates, reads and lists fleets with the clock time', async () => {
         const fleet = await repo.createFleet({ id: 'alpha', name: 'Alpha warehouse' });
-        expect(fleet).toEqual({ id: 'alpha', name: 'Alpha warehouse', createdAt: clock() });
+        expect(fleet).toEqual({ id: 'alpha', name: 'Alpha warehouse', createdAt: clock(), deletedAt: null });
         await repo.createFleet({ id: 'beta', name: 'Beta' });
         expect(await repo.getFleet('alpha')).toEqual(fleet);
         expect(await repo.getFleet('gamma')).toBeUndefined();
         expect((await repo.listFleets()).map((f) => f.id)).toEqual(['alpha', 'beta']);
+      });
+
+      it('hides a deleted fleet, keeps its records readable, and refuses anything new in it', async () => {
+        await repo.createFleet({ id: 'alpha', name: 'A' });
+        await repo.createFleet({ id: 'beta', name: 'B' });
+        await repo.createGroup({ fleetId: 'alpha', id: 'line-1', name: 'L1' });
+        await device('alpha', 'robot-1');
+        clock.advance(5);
+        const deleted = await repo.deleteFleet('alpha');
+        expect(deleted.deletedAt).toBe(clock());
+        expect(await repo.getFleet('alpha')).toBeUndefined();
+        expect((await repo.getFleet('alpha', { includeDeleted: true }))?.deletedAt).toBe(clock());
+        expect((await repo.listFleets()).map((f) => f.id)).toEqual(['beta']);
+        expect((await repo.listFleets({ includeDeleted: true })).map((f) => f.id)).toEqual(['alpha', 'beta']);
+        expect((await repo.getDevice('alpha', 'robot-1'))?.deviceId).toBe('robot-1');
+        await expectCode(repo.deleteFleet('alpha'), 'RECORD_NOT_FOUND');
+        await expectCode(repo.deleteFleet('nope'), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createFleet({ id: 'alpha', name: 'again' }), 'RECORD_EXISTS');
+        await expectCode(repo.createGroup({ fleetId: 'alpha', id: 'line-2', name: 'L2' }), 'RECORD_NOT_FOUND');
+        await expectCode(device('alpha', 'robot-2'), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createEnrollmentToken({ fleetId: 'alpha', tokenHash: new Uint8Array(32).fill(7), expiresAt: clock() + HOUR }), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createEpoch({ fleetId: 'alpha', version: 1, state: 'pending', wrappedKey: der(), notBefore: clock(), notAfter: clock() + HOUR }), 'RECORD_NOT_FOUND');
+        await expectCode(repo.nextSequence('alpha'), 'RECORD_NOT_FOUND');
+        await expectCode(repo.putSignedArtifact({ fleetId: 'alpha', kind: 'revocation-list', name: '', sequence: 1, bytes: new Uint8Array([1]) }), 'RECORD_NOT_FOUND');
+        await expectCode(repo.createLiftRequest({ fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'x', requestedBy: 'op-1', expiresAt: clock() + HOUR }), 'RECORD_NOT_FOUND');
+        await repo.createGroup({ fleetId: 'beta', id: 'line-2', name: 'L2' });
       });
 
       it('refuses a duplicate fleet id and a malformed one', async () => {
@@ -308,6 +334,24 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
         expect((await repo.getEpoch('alpha', null, 1))?.state).toBe('active');
         await expectCode(repo.setEpochState('beta', null, 1, 'retiring'), 'RECORD_NOT_FOUND');
         await expectCode(repo.createEpoch({ fleetId: 'alpha', version: 3, state: 'active', wrappedKey: der(), notBefore: 10, notAfter: 10 }), 'RangeError');
+      });
+
+      it('Precondition: destroying an epoch erases its wrapped key, only from a state that may become destroyed', async () => {
+        await epoch('alpha', null, 1, 'active');
+        await epoch('alpha', null, 2, 'pending');
+        await expectCode(repo.destroyEpoch('alpha', null, 1), 'ILLEGAL_STATE_TRANSITION');
+        expect((await repo.getEpoch('alpha', null, 1))?.wrappedKey.length).toBe(120);
+        await repo.setEpochState('alpha', null, 1, 'retiring');
+        await expectCode(repo.destroyEpoch('alpha', null, 1), 'ILLEGAL_STATE_TRANSITION');
+        await repo.setEpochState('alpha', null, 1, 'expired');
+        const destroyed = await repo.destroyEpoch('alpha', null, 1);
+        expect([destroyed.state, destroyed.wrappedKey.length]).toEqual(['destroyed', 0]);
+        const read = await repo.getEpoch('alpha', null, 1);
+        expect([read?.state, read?.wrappedKey.length]).toEqual(['destroyed', 0]);
+        expect((await repo.destroyEpoch('alpha', null, 2)).state).toBe('destroyed');
+        await expectCode(repo.destroyEpoch('alpha', null, 2), 'ILLEGAL_STATE_TRANSITION');
+        await expectCode(repo.destroyEpoch('alpha', null, 9), 'RECORD_NOT_FOUND');
+        await expectCode(repo.setEpochState('alpha', null, 1, 'active'), 'ILLEGAL_STATE_TRANSITION');
       });
     });
 
@@ -614,6 +658,29 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
         expect((await repo.listLiftRequests('alpha', { state: 'executed' })).map((r) => r.id)).toEqual([request.id]);
         expect(await repo.listLiftRequests('alpha', { state: 'pending' })).toEqual([]);
         await expectCode(repo.createLiftRequest({ fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'x', requestedBy: 'op-1', expiresAt: clock() }), 'RangeError');
+      });
+
+      it('keeps destructive requests apart from lifts: kind, a JSON target, no command sequence', async () => {
+        const lift = await repo.createLiftRequest({ fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'all clear', requestedBy: 'op-1', expiresAt: clock() + 600_000 });
+        expect([lift.kind, lift.target]).toEqual(['lift', null]);
+        clock.advance(1);
+        const target = JSON.stringify({ group: null, version: 3 });
+        const destroy = await repo.createLiftRequest({ kind: 'destroy-epoch', target, fleetId: 'alpha', scope: { kind: 'fleet' }, reason: 'shred', requestedBy: 'op-1', expiresAt: clock() + 600_000 });
+        expect([destroy.kind, destroy.target]).toEqual(['destroy-epoch', target]);
+        expect((await repo.getLiftRequest('alpha', destroy.id))?.kind).toBe('destroy-epoch');
+        expect((await repo.listLiftRequests('alpha')).map((r) => r.id)).toEqual([lift.id]);
+        expect((await repo.listLiftRequests('alpha', { kind: 'any' })).map((r) => r.id)).toEqual([destroy.id, lift.id]);
+        expect((await repo.listLiftRequests('alpha', { kind: 'destroy-epoch', state: 'pending' })).map((r) => r.id)).toEqual([destroy.id]);
+        await expectCode(repo.setLiftRequestState('alpha', destroy.id, 'executed', 4), 'TypeError');
+        await expectCode(repo.setLiftRequestState('alpha', lift.id, 'executed'), 'TypeError');
+        expect((await repo.setLiftRequestState('alpha', destroy.id, 'executed')).state).toBe('executed');
+        const base = { fleetId: 'alpha', scope: { kind: 'fleet' } as const, reason: 'x', requestedBy: 'op-1', expiresAt: clock() + 600_000 };
+        await expectCode(repo.createLiftRequest({ ...base, kind: 'delete-fleet' }), 'TypeError');
+        await expectCode(repo.createLiftRequest({ ...base, kind: 'delete-fleet', target: '[1]' }), 'TypeError');
+        await expectCode(repo.createLiftRequest({ ...base, kind: 'delete-fleet', target: '{' }), 'TypeError');
+        await expectCode(repo.createLiftRequest({ ...base, kind: 'delete-fleet', target: `{"a":"${'x'.repeat(1100)}"}` }), 'RangeError');
+        await expectCode(repo.createLiftRequest({ ...base, target: '{}' }), 'TypeError');
+        await expectCode(repo.createLiftRequest({ ...base, kind: 'wipe' as 'lift' }), 'TypeError');
       });
     });
 

@@ -146,3 +146,19 @@ export function scope(value: CommandScope): { kind: CommandScope['kind']; id: st
       throw new TypeError('"scope" expected { kind: fleet | group | device }');
   }
 }
+
+/**
+ * A JSON object as text, at most `max` characters, stored verbatim.
+ * @throws TypeError when it is not a string or not a JSON object; RangeError when too long.
+ */
+export function jsonObjectText(name: string, value: unknown, max: number): string {
+  const text = boundedString(name, value, max);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TypeError(`"${name}" expected a JSON object`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError(`"${name}" expected a JSON object`);
+  return text;
+}

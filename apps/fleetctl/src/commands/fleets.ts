@@ -1,15 +1,18 @@
 /**
- * `fleetctl fleets list|create`: the tenants of the controller. Creating one makes its CA,
- * emergency and master keys in the chosen KMS (admin only).
+ * `fleetctl fleets list|create|delete`: the tenants of the controller. Creating one makes its CA,
+ * emergency and master keys in the chosen KMS (admin only). Deleting one is a request that a
+ * second, different all-fleets admin executes with `fleetctl approve` (every device and unused
+ * token revoked, every epoch destroyed; the KMS keys stay, for the operator to delete there).
  *
  * Trust boundary: what is shown comes from the controller (see output.ts for how it is rendered).
  */
 import { KeyAlgorithm, keyAlgorithmToProto, type Fleet } from '@fleetkey/protocol';
 import { Option, type Command } from 'commander';
-import { ALGORITHM_NAMES, MAX_DISPLAY_NAME_BYTES, boundedText, identifier, limitOption } from '../arguments.js';
+import { ALGORITHM_NAMES, MAX_DISPLAY_NAME_BYTES, MAX_REASON_BYTES, boundedText, identifier, limitOption } from '../arguments.js';
 import type { Runtime } from '../context.js';
 import { collectPages } from '../paging.js';
 import { enumName, isoTime, tableTime, type Column } from '../output.js';
+import { liftRequestJson } from './lockdown.js';
 
 const ALGORITHMS = KeyAlgorithm as unknown as Readonly<Record<number, string>>;
 
@@ -55,7 +58,7 @@ interface CreateOptions {
 }
 
 export function registerFleetCommands(program: Command, runtime: Runtime): void {
-  const fleets = program.command('fleets').description('list and create fleets (a fleet is a tenant: nothing crosses fleets)');
+  const fleets = program.command('fleets').description('list, create and delete fleets (a fleet is a tenant: nothing crosses fleets)');
 
   fleets
     .command('list')
@@ -92,6 +95,24 @@ export function registerFleetCommands(program: Command, runtime: Runtime): void 
         const created = response.fleet;
         if (out.json) out.document({ fleet: created === undefined ? null : fleetJson(created) });
         else out.table(FLEET_COLUMNS, created === undefined ? [] : [created]);
+      });
+    });
+
+  fleets
+    .command('delete')
+    .description('ask for a fleet to be deleted; a second, different all-fleets admin approves it with `fleetctl approve` (role admin, all fleets). Table output is the request id alone')
+    .argument('<fleet>', 'the fleet to delete', identifier('fleet id'))
+    .addOption(new Option('--reason <text>', 'why (required; the revocation reason of every device, and in the audit log)').argParser(boundedText(MAX_REASON_BYTES)).makeOptionMandatory())
+    .action(async (fleet: string, options: { reason: string }, command: Command) => {
+      await runtime.operator(command, async (client, out) => {
+        const { request } = await client.requestDeleteFleet({ fleet, reason: options.reason });
+        if (out.json) {
+          out.document({ request: request === undefined ? null : { ...liftRequestJson(request), target: request.target } });
+          return;
+        }
+        if (request === undefined) return;
+        out.note(`request to delete ${request.target} recorded, expiring ${tableTime(request.expiresAt)}; another all-fleets admin approves it with: fleetctl approve ${request.liftRequestId} --fleet ${fleet}`);
+        out.line(request.liftRequestId);
       });
     });
 }

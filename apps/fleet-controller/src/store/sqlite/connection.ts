@@ -19,7 +19,9 @@ export const MAX_BUSY_TIMEOUT_MS = 60_000;
  * - journal_mode=WAL: readers never block the writer (https://sqlite.org/wal.html);
  * - busy_timeout: other processes' write locks are waited for, not failed on;
  * - foreign_keys=ON: off by default in SQLite, and tenancy relies on the references;
- * - synchronous=FULL: a committed burn or revocation survives power loss, not only a crash.
+ * - synchronous=FULL: a committed burn or revocation survives power loss, not only a crash;
+ * - secure_delete=ON: freed content is overwritten with zeros, so an erased (destroyed) wrapped
+ *   key does not linger in free space of the file (https://sqlite.org/pragma.html#pragma_secure_delete).
  * @throws RangeError when `busyTimeoutMs` is not an integer in 0..MAX_BUSY_TIMEOUT_MS.
  */
 export function configureConnection(db: Database.Database, busyTimeoutMs: number = DEFAULT_BUSY_TIMEOUT_MS): void {
@@ -30,6 +32,7 @@ export function configureConnection(db: Database.Database, busyTimeoutMs: number
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = FULL');
+  db.pragma('secure_delete = ON');
 }
 
 /** Opens (creating when missing) and configures the state database at `path`. */

@@ -227,6 +227,34 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       db.exec("DELETE FROM settings WHERE key LIKE 'epoch-manifest/%' OR key LIKE 'revocation-list/%'");
     },
   },
+  {
+    version: 5,
+    description: 'two-operator requests for destructive actions, deleted fleets',
+    up: (db) => {
+      // A deleted fleet keeps its rows (the audit log and revocations refer to them); the triggers
+      // refuse anything new in it at the store itself, so no code path can revive it by mistake.
+      // 'fleet deleted' is matched by the SQLite layer to answer RecordNotFound.
+      const inserts = ['groups', 'enrollment_tokens', 'devices', 'epochs', 'commands', 'lift_requests', 'signed_artifacts', 'command_sequences'];
+      db.exec(`
+        ALTER TABLE lift_requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'lift' CHECK (kind IN ('lift', 'destroy-epoch', 'delete-fleet'));
+        ALTER TABLE lift_requests ADD COLUMN target TEXT CHECK (target IS NULL OR (json_valid(target) AND json_type(target) = 'object'));
+        ALTER TABLE fleets ADD COLUMN deleted_at INTEGER;
+        ${inserts
+          .map(
+            (table) => `CREATE TRIGGER ${table}_not_in_deleted_fleet BEFORE INSERT ON ${table}
+          WHEN (SELECT deleted_at FROM fleets WHERE id = NEW.fleet_id) IS NOT NULL
+          BEGIN SELECT RAISE(ABORT, 'fleet deleted'); END;`,
+          )
+          .join('\n')}
+        CREATE TRIGGER command_sequences_frozen_in_deleted_fleet BEFORE UPDATE ON command_sequences
+          WHEN (SELECT deleted_at FROM fleets WHERE id = NEW.fleet_id) IS NOT NULL
+          BEGIN SELECT RAISE(ABORT, 'fleet deleted'); END;
+        CREATE TRIGGER signed_artifacts_frozen_in_deleted_fleet BEFORE UPDATE ON signed_artifacts
+          WHEN (SELECT deleted_at FROM fleets WHERE id = NEW.fleet_id) IS NOT NULL
+          BEGIN SELECT RAISE(ABORT, 'fleet deleted'); END;
+      `);
+    },
+  },
 ]);
 
 /** The schema version this build writes. */

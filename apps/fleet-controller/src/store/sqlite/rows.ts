@@ -8,6 +8,7 @@
 import { isKeyState } from '@fleetkey/key-types';
 import { StoreCorrupt } from '../errors.js';
 import {
+  APPROVAL_KINDS,
   COMMAND_ACK_OUTCOMES,
   COMMAND_ACTIONS,
   DEVICE_STATUSES,
@@ -34,6 +35,7 @@ export interface FleetRow {
   id: string;
   name: string;
   created_at: number;
+  deleted_at: number | null;
 }
 export interface GroupRow {
   fleet_id: string;
@@ -111,6 +113,8 @@ export interface LiftRequestRow {
   expires_at: number;
   state: string;
   executed_sequence: number | null;
+  kind: string;
+  target: string | null;
 }
 export interface SignedArtifactRow {
   fleet_id: string;
@@ -131,7 +135,7 @@ export interface EpochRow {
   created_at: number;
 }
 
-export const fleetFromRow = (r: FleetRow): Fleet => ({ id: r.id, name: r.name, createdAt: r.created_at });
+export const fleetFromRow = (r: FleetRow): Fleet => ({ id: r.id, name: r.name, createdAt: r.created_at, deletedAt: r.deleted_at });
 
 export const groupFromRow = (r: GroupRow): Group => ({ fleetId: r.fleet_id, id: r.id, name: r.name, createdAt: r.created_at });
 
@@ -221,6 +225,7 @@ export const commandAckFromRow = (r: CommandAckRow): CommandAck => ({
 export function liftRequestFromRow(r: LiftRequestRow, approvals: readonly LiftApproval[]): LiftRequest {
   return {
     id: r.id,
+    kind: oneOf(APPROVAL_KINDS, r.kind, 'lift request'),
     fleetId: r.fleet_id,
     scope: scopeFromRow(r.scope_kind, r.scope_id),
     reason: r.reason,
@@ -230,6 +235,7 @@ export function liftRequestFromRow(r: LiftRequestRow, approvals: readonly LiftAp
     state: oneOf(LIFT_REQUEST_STATES, r.state, 'lift request'),
     executedSequence: r.executed_sequence,
     approvals,
+    target: r.target,
   };
 }
 

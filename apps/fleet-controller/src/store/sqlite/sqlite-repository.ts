@@ -38,6 +38,7 @@ const TX_METHODS: Readonly<Record<Exclude<keyof RepositoryTx, 'audit'>, true>> =
   createFleet: true,
   getFleet: true,
   listFleets: true,
+  deleteFleet: true,
   createGroup: true,
   getGroup: true,
   listGroups: true,
@@ -58,6 +59,7 @@ const TX_METHODS: Readonly<Record<Exclude<keyof RepositoryTx, 'audit'>, true>> =
   revokeDevice: true,
   updateDeviceCertificate: true,
   createEpoch: true,
+  destroyEpoch: true,
   getEpoch: true,
   listEpochs: true,
   latestEpochVersion: true,
@@ -190,5 +192,13 @@ export async function openSqliteRepository(options: SqliteRepositoryOptions): Pr
       if (db.open) db.close();
     });
 
-  return Object.freeze({ ...direct, transaction, close }) as Repository;
+  // secure_delete (./connection.ts) zeroes freed space in the database file; the write-ahead log
+  // still holds earlier page images until it is checkpointed and truncated.
+  const scrub = (): Promise<boolean> =>
+    gate.run(async () => {
+      const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+      return result !== undefined && result.busy === 0;
+    });
+
+  return Object.freeze({ ...direct, transaction, close, scrub }) as Repository;
 }

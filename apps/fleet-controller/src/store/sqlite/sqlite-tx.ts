@@ -12,6 +12,9 @@ import type Database from 'better-sqlite3-multiple-ciphers';
 import { assertTransition, IllegalStateTransition, type KeyState } from '@fleetkey/key-types';
 import { RecordExists, RecordNotFound } from '../errors.js';
 import {
+  APPROVAL_KINDS,
+  MAX_APPROVAL_TARGET_LENGTH,
+  type ApprovalKind,
   COMMAND_ACK_OUTCOMES,
   COMMAND_ACTIONS,
   DEVICE_ACK_KINDS,
@@ -88,9 +91,16 @@ function constraint<T>(fn: () => T, messages: { exists?: string; missing?: strin
     if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' && messages.missing !== undefined) {
       throw new RecordNotFound(messages.missing, { cause: error });
     }
+    // Schema 5 triggers: nothing new is made in a deleted fleet; to callers it does not exist.
+    if (code === 'SQLITE_CONSTRAINT_TRIGGER' && (error as Error).message === DELETED_FLEET_MESSAGE) {
+      throw new RecordNotFound(messages.missing ?? 'the fleet does not exist', { cause: error });
+    }
     throw error;
   }
 }
+
+/** What the schema 5 triggers raise for a write into a deleted fleet (./migrations.ts). */
+const DELETED_FLEET_MESSAGE = 'fleet deleted';
 
 const GROUP_SERIES = 'coalesce(group_id, \'\') = coalesce(?, \'\')';
 
@@ -114,20 +124,29 @@ export class SqliteTxView {
   // ---- fleets and groups -------------------------------------------------------------------
 
   async createFleet(input: NewFleet): Promise<Fleet> {
-    const row: FleetRow = { id: v.id('fleet', input.id), name: v.boundedString('name', input.name, v.MAX_NAME_LENGTH), created_at: this.now() };
+    const row: FleetRow = { id: v.id('fleet', input.id), name: v.boundedString('name', input.name, v.MAX_NAME_LENGTH), created_at: this.now(), deleted_at: null };
     constraint(() => this.db.prepare('INSERT INTO fleets (id, name, created_at) VALUES (@id, @name, @created_at)').run(row), {
       exists: `fleet "${row.id}" already exists`,
     });
     return fleetFromRow(row);
   }
 
-  async getFleet(fleetId: string): Promise<Fleet | undefined> {
+  async getFleet(fleetId: string, options: { readonly includeDeleted?: boolean } = {}): Promise<Fleet | undefined> {
     const row = this.db.prepare<[string], FleetRow>('SELECT * FROM fleets WHERE id = ?').get(v.id('fleet', fleetId));
-    return row === undefined ? undefined : fleetFromRow(row);
+    if (row === undefined || (row.deleted_at !== null && options.includeDeleted !== true)) return undefined;
+    return fleetFromRow(row);
   }
 
-  async listFleets(): Promise<Fleet[]> {
-    return this.db.prepare<[], FleetRow>('SELECT * FROM fleets ORDER BY id').all().map(fleetFromRow);
+  async listFleets(options: { readonly includeDeleted?: boolean } = {}): Promise<Fleet[]> {
+    const sql = options.includeDeleted === true ? 'SELECT * FROM fleets ORDER BY id' : 'SELECT * FROM fleets WHERE deleted_at IS NULL ORDER BY id';
+    return this.db.prepare<[], FleetRow>(sql).all().map(fleetFromRow);
+  }
+
+  async deleteFleet(fleetId: string): Promise<Fleet> {
+    const id = v.id('fleet', fleetId);
+    const info = this.db.prepare('UPDATE fleets SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(this.now(), id);
+    if (info.changes !== 1) throw new RecordNotFound(`fleet "${id}" does not exist`);
+    return (await this.getFleet(id, { includeDeleted: true }))!;
   }
 
   async createGroup(input: NewGroup): Promise<Group> {
@@ -474,6 +493,20 @@ export class SqliteTxView {
     return { ...current, state: next };
   }
 
+  async destroyEpoch(fleetId: string, groupId: string | null, version: number): Promise<CommunicationEpoch> {
+    const current = await this.getEpoch(fleetId, groupId, version);
+    if (current === undefined) throw new RecordNotFound(`epoch version ${version} does not exist in fleet "${fleetId}"`);
+    // Precondition: only a state the key lifecycle lets become destroyed (libs/key-types states.ts).
+    assertTransition(current.state, 'destroyed');
+    // The state change and the erasure are one statement: a destroyed epoch never keeps its bytes.
+    // SQLite reuses the freed page space; secure_delete (set on the connection) zeroes it.
+    const info = this.db
+      .prepare(`UPDATE epochs SET state = 'destroyed', wrapped_key = zeroblob(0) WHERE fleet_id = ? AND ${GROUP_SERIES} AND version = ? AND state = ?`)
+      .run(current.fleetId, current.groupId, current.version, current.state);
+    if (info.changes !== 1) throw new IllegalStateTransition(`epoch version ${version} changed state concurrently`);
+    return { ...current, state: 'destroyed', wrappedKey: new Uint8Array(0) };
+  }
+
   // ---- command sequence --------------------------------------------------------------------
 
   async nextSequence(fleetId: string): Promise<number> {
@@ -606,7 +639,13 @@ export class SqliteTxView {
   async createLiftRequest(input: NewLiftRequest): Promise<LiftRequest> {
     const scope = v.scope(input.scope);
     const now = this.now();
+    const kind = v.oneOf('kind', input.kind ?? 'lift', APPROVAL_KINDS);
+    const target = input.target ?? null;
+    // Precondition: a lift names what it lifts by its scope; every destructive kind names its target.
+    if ((kind === 'lift') !== (target === null)) throw new TypeError('"target" is given exactly when the kind is not lift');
     const row: LiftRequestRow = {
+      kind,
+      target: target === null ? null : v.jsonObjectText('target', target, MAX_APPROVAL_TARGET_LENGTH),
       id: this.newId(),
       fleet_id: v.id('fleet', input.fleetId),
       scope_kind: scope.kind,
@@ -624,7 +663,7 @@ export class SqliteTxView {
         () =>
           this.db
             .prepare(
-              'INSERT INTO lift_requests (id, fleet_id, scope_kind, scope_id, reason, requested_by, requested_at, expires_at, state, executed_sequence) VALUES (@id, @fleet_id, @scope_kind, @scope_id, @reason, @requested_by, @requested_at, @expires_at, @state, @executed_sequence)',
+              'INSERT INTO lift_requests (id, fleet_id, scope_kind, scope_id, reason, requested_by, requested_at, expires_at, state, executed_sequence, kind, target) VALUES (@id, @fleet_id, @scope_kind, @scope_id, @reason, @requested_by, @requested_at, @expires_at, @state, @executed_sequence, @kind, @target)',
             )
             .run(row),
         { missing: `fleet "${row.fleet_id}" does not exist` },
@@ -641,9 +680,14 @@ export class SqliteTxView {
     return row === undefined ? undefined : liftRequestFromRow(row, this.liftApprovals(row.id));
   }
 
-  async listLiftRequests(fleetId: string, filter: { readonly state?: LiftRequestState } = {}): Promise<LiftRequest[]> {
+  async listLiftRequests(fleetId: string, filter: { readonly state?: LiftRequestState; readonly kind?: ApprovalKind | 'any' } = {}): Promise<LiftRequest[]> {
     const params: string[] = [v.id('fleet', fleetId)];
     let sql = 'SELECT * FROM lift_requests WHERE fleet_id = ?';
+    const kind = filter.kind ?? 'lift';
+    if (kind !== 'any') {
+      sql += ' AND kind = ?';
+      params.push(v.oneOf('kind', kind, APPROVAL_KINDS));
+    }
     if (filter.state !== undefined) {
       sql += ' AND state = ?';
       params.push(v.oneOf('state', filter.state, LIFT_REQUEST_STATES));
@@ -666,7 +710,12 @@ export class SqliteTxView {
   async setLiftRequestState(fleetId: string, id: string, state: Exclude<LiftRequestState, 'pending'>, executedSequence?: number): Promise<LiftRequest> {
     const next = v.oneOf('state', state, LIFT_REQUEST_STATES);
     if (next === 'pending') throw new IllegalStateTransition('a lift request cannot go back to pending');
-    if ((next === 'executed') !== (executedSequence !== undefined)) throw new TypeError('"executedSequence" is given exactly when the state is executed');
+    if (next !== 'executed' && executedSequence !== undefined) throw new TypeError('"executedSequence" is given only when the state is executed');
+    const request = await this.getLiftRequest(fleetId, id);
+    // An executed lift names the LIFT command it issued; other kinds issue no command.
+    if (request !== undefined && next === 'executed' && (request.kind === 'lift') !== (executedSequence !== undefined)) {
+      throw new TypeError('"executedSequence" is given exactly when a lift is executed');
+    }
     const info = this.db
       .prepare("UPDATE lift_requests SET state = ?, executed_sequence = ? WHERE fleet_id = ? AND id = ? AND state = 'pending'")
       .run(next, executedSequence === undefined ? null : v.sequence('executedSequence', executedSequence), v.id('fleet', fleetId), v.boundedString('id', id, v.MAX_NAME_LENGTH));

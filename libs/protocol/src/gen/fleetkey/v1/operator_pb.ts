@@ -19,7 +19,7 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { KeyAlgorithm, KeyRef, KeyState, Scope } from "./common_pb.js";
 import { file_fleetkey_v1_common } from "./common_pb.js";
 import { file_fleetkey_v1_limits } from "./limits_pb.js";
-import type { AuditRecord, BackupInfo, ComponentHealth, Device, DeviceState, EnrollmentToken, EnrollmentTokenState, Fleet, LiftRequest, LiftRequestState, Lockdown, Operator, OperatorRole } from "./resources_pb.js";
+import type { ApprovalKind, AuditRecord, BackupInfo, ComponentHealth, Device, DeviceState, EnrollmentToken, EnrollmentTokenState, Fleet, LiftRequest, LiftRequestState, Lockdown, Operator, OperatorRole } from "./resources_pb.js";
 import { file_fleetkey_v1_resources } from "./resources_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -29,7 +29,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleetkey/v1/operator.proto.
  */
 export const file_fleetkey_v1_operator: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbGVldGtleS92MS9vcGVyYXRvci5wcm90bxILZmxlZXRrZXkudjEi1QEKEkNyZWF0ZUZsZWV0UmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESHQoMZGlzcGxheV9uYW1lGAIgASgJQgfC8xgDCIABEh4KDGttc19wcm92aWRlchgDIAEoCUIIwvMYBAhAGAESLwoMY2FfYWxnb3JpdGhtGAQgASgOMhkuZmxlZXRrZXkudjEuS2V5QWxnb3JpdGhtEjYKE2VtZXJnZW5jeV9hbGdvcml0aG0YBSABKA4yGS5mbGVldGtleS52MS5LZXlBbGdvcml0aG0iOAoTQ3JlYXRlRmxlZXRSZXNwb25zZRIhCgVmbGVldBgBIAEoCzISLmZsZWV0a2V5LnYxLkZsZWV0IkMKEUxpc3RGbGVldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRIbCgpwYWdlX3Rva2VuGAIgASgJQgfC8xgDCIAEImMKEkxpc3RGbGVldHNSZXNwb25zZRIrCgZmbGVldHMYASADKAsyEi5mbGVldGtleS52MS5GbGVldEIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQimwEKFUNyZWF0ZU9wZXJhdG9yUmVxdWVzdBIdCgtvcGVyYXRvcl9pZBgBIAEoCUIIwvMYBAhAGAESHQoMZGlzcGxheV9uYW1lGAIgASgJQgfC8xgDCIABEicKBHJvbGUYAyABKA4yGS5mbGVldGtleS52MS5PcGVyYXRvclJvbGUSGwoGZmxlZXRzGAQgAygJQgvC8xgHCEAQgAIYASJeChZDcmVhdGVPcGVyYXRvclJlc3BvbnNlEicKCG9wZXJhdG9yGAEgASgLMhUuZmxlZXRrZXkudjEuT3BlcmF0b3ISGwoKY3JlZGVudGlhbBgCIAEoCUIHwvMYAwiAAiJfChRMaXN0T3BlcmF0b3JzUmVxdWVzdBIXCg9pbmNsdWRlX3Jldm9rZWQYASABKAgSEQoJcGFnZV9zaXplGAIgASgNEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8LzGAMIgAQibAoVTGlzdE9wZXJhdG9yc1Jlc3BvbnNlEjEKCW9wZXJhdG9ycxgBIAMoCzIVLmZsZWV0a2V5LnYxLk9wZXJhdG9yQgfC8xgDEOgHEiAKD25leHRfcGFnZV90b2tlbhgCIAEoCUIHwvMYAwiABCJPChVSZXZva2VPcGVyYXRvclJlcXVlc3QSHQoLb3BlcmF0b3JfaWQYASABKAlCCMLzGAQIQBgBEhcKBnJlYXNvbhgCIAEoCUIHwvMYAwiABCJBChZSZXZva2VPcGVyYXRvclJlc3BvbnNlEicKCG9wZXJhdG9yGAEgASgLMhUuZmxlZXRrZXkudjEuT3BlcmF0b3IipwEKHENyZWF0ZUVucm9sbG1lbnRUb2tlblJlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEhcKBWdyb3VwGAIgASgJQgjC8xgECEAYARIeCg1zZXJpYWxfbnVtYmVyGAMgASgJQgfC8xgDCIABEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVjb3VudBgFIAEoDSJbChVJc3N1ZWRFbnJvbGxtZW50VG9rZW4SFgoFdG9rZW4YASABKAlCB8LzGAMIgAISKgoEaW5mbxgCIAEoCzIcLmZsZWV0a2V5LnYxLkVucm9sbG1lbnRUb2tlbiJcCh1DcmVhdGVFbnJvbGxtZW50VG9rZW5SZXNwb25zZRI7CgZ0b2tlbnMYASADKAsyIi5mbGVldGtleS52MS5Jc3N1ZWRFbnJvbGxtZW50VG9rZW5CB8LzGAMQ6AcimAEKG0xpc3RFbnJvbGxtZW50VG9rZW5zUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESMAoFc3RhdGUYAiABKA4yIS5mbGVldGtleS52MS5FbnJvbGxtZW50VG9rZW5TdGF0ZRIRCglwYWdlX3NpemUYAyABKA0SGwoKcGFnZV90b2tlbhgEIAEoCUIHwvMYAwiABCJ3ChxMaXN0RW5yb2xsbWVudFRva2Vuc1Jlc3BvbnNlEjUKBnRva2VucxgBIAMoCzIcLmZsZWV0a2V5LnYxLkVucm9sbG1lbnRUb2tlbkIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiUwocUmV2b2tlRW5yb2xsbWVudFRva2VuUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGgoIdG9rZW5faWQYAiABKAlCCMLzGAQIQBgBIkwKHVJldm9rZUVucm9sbG1lbnRUb2tlblJlc3BvbnNlEisKBXRva2VuGAEgASgLMhwuZmxlZXRrZXkudjEuRW5yb2xsbWVudFRva2VuIp8BChJMaXN0RGV2aWNlc1JlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEhcKBWdyb3VwGAIgASgJQgjC8xgECEAYARInCgVzdGF0ZRgDIAEoDjIYLmZsZWV0a2V5LnYxLkRldmljZVN0YXRlEhEKCXBhZ2Vfc2l6ZRgEIAEoDRIbCgpwYWdlX3Rva2VuGAUgASgJQgfC8xgDCIAEImYKE0xpc3REZXZpY2VzUmVzcG9uc2USLQoHZGV2aWNlcxgBIAMoCzITLmZsZWV0a2V5LnYxLkRldmljZUIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiSAoQR2V0RGV2aWNlUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGwoJZGV2aWNlX2lkGAIgASgJQgjC8xgECEAYASI4ChFHZXREZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5mbGVldGtleS52MS5EZXZpY2UicgoTUmV2b2tlRGV2aWNlUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGwoJZGV2aWNlX2lkGAIgASgJQgjC8xgECEAYARIXCgZyZWFzb24YAyABKAlCB8LzGAMIgAQSDAoEd2lwZRgEIAEoCCKfAQoUUmV2b2tlRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMuZmxlZXRrZXkudjEuRGV2aWNlEiAKGHJldm9jYXRpb25fbGlzdF9zZXF1ZW5jZRgCIAEoBBIYChBjb21tYW5kX3NlcXVlbmNlGAMgASgEEiYKCW5ld19lcG9jaBgEIAEoCzITLmZsZWV0a2V5LnYxLktleVJlZiJeChFSb3RhdGVLZXlzUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFwoFZ3JvdXAYAiABKAlCCMLzGAQIQBgBEhcKBnJlYXNvbhgDIAEoCUIHwvMYAwiABCKbAQoSUm90YXRlS2V5c1Jlc3BvbnNlEiYKCW5ld19lcG9jaBgBIAEoCzITLmZsZWV0a2V5LnYxLktleVJlZhIkCgVzdGF0ZRgCIAEoDjIVLmZsZWV0a2V5LnYxLktleVN0YXRlEjcKE2FjdGl2YXRpb25fZGVhZGxpbmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKD0xvY2tkb3duUmVxdWVzdBIhCgVzY29wZRgBIAEoCzISLmZsZWV0a2V5LnYxLlNjb3BlEhcKBnJlYXNvbhgCIAEoCUIHwvMYAwiABBIMCgR3aXBlGAMgASgIIjsKEExvY2tkb3duUmVzcG9uc2USJwoIbG9ja2Rvd24YASABKAsyFS5mbGVldGtleS52MS5Mb2NrZG93biJQChJSZXF1ZXN0TGlmdFJlcXVlc3QSIQoFc2NvcGUYASABKAsyEi5mbGVldGtleS52MS5TY29wZRIXCgZyZWFzb24YAiABKAlCB8LzGAMIgAQiRQoTUmVxdWVzdExpZnRSZXNwb25zZRIuCgxsaWZ0X3JlcXVlc3QYASABKAsyGC5mbGVldGtleS52MS5MaWZ0UmVxdWVzdCJQChJBcHByb3ZlTGlmdFJlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEiEKD2xpZnRfcmVxdWVzdF9pZBgCIAEoCUIIwvMYBAhAGAEiRQoTQXBwcm92ZUxpZnRSZXNwb25zZRIuCgxsaWZ0X3JlcXVlc3QYASABKAsyGC5mbGVldGtleS52MS5MaWZ0UmVxdWVzdCKQAQoXTGlzdExpZnRSZXF1ZXN0c1JlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEiwKBXN0YXRlGAIgASgOMh0uZmxlZXRrZXkudjEuTGlmdFJlcXVlc3RTdGF0ZRIRCglwYWdlX3NpemUYAyABKA0SGwoKcGFnZV90b2tlbhgEIAEoCUIHwvMYAwiABCJ2ChhMaXN0TGlmdFJlcXVlc3RzUmVzcG9uc2USOAoNbGlmdF9yZXF1ZXN0cxgBIAMoCzIYLmZsZWV0a2V5LnYxLkxpZnRSZXF1ZXN0QgfC8xgDEOgHEiAKD25leHRfcGFnZV90b2tlbhgCIAEoCUIHwvMYAwiABCIzChhHZXRMb2NrZG93blN0YXR1c1JlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBIpABChlHZXRMb2NrZG93blN0YXR1c1Jlc3BvbnNlEjEKCWxvY2tkb3ducxgBIAMoCzIVLmZsZWV0a2V5LnYxLkxvY2tkb3duQgfC8xgDEOgHEkAKFXBlbmRpbmdfbGlmdF9yZXF1ZXN0cxgCIAMoCzIYLmZsZWV0a2V5LnYxLkxpZnRSZXF1ZXN0QgfC8xgDEOgHIjsKE0NyZWF0ZUJhY2t1cFJlcXVlc3QSJAoSc2Vjb25kYXJ5X3Byb3ZpZGVyGAEgASgJQgjC8xgECEAYASJWChRDcmVhdGVCYWNrdXBSZXNwb25zZRIXCgVjaHVuaxgBIAEoDEIIwvMYBAiAgEASJQoEaW5mbxgCIAEoCzIXLmZsZWV0a2V5LnYxLkJhY2t1cEluZm8iLgoTVmVyaWZ5QmFja3VwUmVxdWVzdBIXCgVjaHVuaxgBIAEoDEIIwvMYBAiAgEAiaQoUVmVyaWZ5QmFja3VwUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoEaW5mbxgCIAEoCzIXLmZsZWV0a2V5LnYxLkJhY2t1cEluZm8SGwoIcHJvYmxlbXMYAyADKAlCCcLzGAUIgAQQICJ6ChdMaXN0QXVkaXRSZWNvcmRzUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAQSEQoJcGFnZV9zaXplGAMgASgNEhsKCnBhZ2VfdG9rZW4YBCABKAlCB8LzGAMIgAQicAoYTGlzdEF1ZGl0UmVjb3Jkc1Jlc3BvbnNlEjIKB3JlY29yZHMYASADKAsyGC5mbGVldGtleS52MS5BdWRpdFJlY29yZEIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiLQoSVmVyaWZ5QXVkaXRSZXF1ZXN0EhcKBWZsZWV0GAEgASgJQgjC8xgECEAYASLhAQoTVmVyaWZ5QXVkaXRSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIXCg9yZWNvcmRzX2NoZWNrZWQYAiABKAQSHgoWZmlyc3RfaW52YWxpZF9zZXF1ZW5jZRgDIAEoBBIVCg1oZWFkX3NlcXVlbmNlGAQgASgEEhkKCWhlYWRfaGFzaBgFIAEoDEIGwvMYAgggEjIKDmhlYWRfc2lnbmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRoZWFkX3NpZ25hdHVyZV92YWxpZBgHIAEoCCISChBHZXRIZWFsdGhSZXF1ZXN0IrcBChFHZXRIZWFsdGhSZXNwb25zZRIPCgdoZWFsdGh5GAEgASgIEhcKB3ZlcnNpb24YAiABKAlCBsLzGAIIQBIOCgZsZWFkZXIYAyABKAgSOAoKY29tcG9uZW50cxgEIAMoCzIcLmZsZWV0a2V5LnYxLkNvbXBvbmVudEhlYWx0aEIGwvMYAhBAEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMq4PCg9PcGVyYXRvclNlcnZpY2USUAoLQ3JlYXRlRmxlZXQSHy5mbGVldGtleS52MS5DcmVhdGVGbGVldFJlcXVlc3QaIC5mbGVldGtleS52MS5DcmVhdGVGbGVldFJlc3BvbnNlEk0KCkxpc3RGbGVldHMSHi5mbGVldGtleS52MS5MaXN0RmxlZXRzUmVxdWVzdBofLmZsZWV0a2V5LnYxLkxpc3RGbGVldHNSZXNwb25zZRJZCg5DcmVhdGVPcGVyYXRvchIiLmZsZWV0a2V5LnYxLkNyZWF0ZU9wZXJhdG9yUmVxdWVzdBojLmZsZWV0a2V5LnYxLkNyZWF0ZU9wZXJhdG9yUmVzcG9uc2USVgoNTGlzdE9wZXJhdG9ycxIhLmZsZWV0a2V5LnYxLkxpc3RPcGVyYXRvcnNSZXF1ZXN0GiIuZmxlZXRrZXkudjEuTGlzdE9wZXJhdG9yc1Jlc3BvbnNlElkKDlJldm9rZU9wZXJhdG9yEiIuZmxlZXRrZXkudjEuUmV2b2tlT3BlcmF0b3JSZXF1ZXN0GiMuZmxlZXRrZXkudjEuUmV2b2tlT3BlcmF0b3JSZXNwb25zZRJuChVDcmVhdGVFbnJvbGxtZW50VG9rZW4SKS5mbGVldGtleS52MS5DcmVhdGVFbnJvbGxtZW50VG9rZW5SZXF1ZXN0GiouZmxlZXRrZXkudjEuQ3JlYXRlRW5yb2xsbWVudFRva2VuUmVzcG9uc2USawoUTGlzdEVucm9sbG1lbnRUb2tlbnMSKC5mbGVldGtleS52MS5MaXN0RW5yb2xsbWVudFRva2Vuc1JlcXVlc3QaKS5mbGVldGtleS52MS5MaXN0RW5yb2xsbWVudFRva2Vuc1Jlc3BvbnNlEm4KFVJldm9rZUVucm9sbG1lbnRUb2tlbhIpLmZsZWV0a2V5LnYxLlJldm9rZUVucm9sbG1lbnRUb2tlblJlcXVlc3QaKi5mbGVldGtleS52MS5SZXZva2VFbnJvbGxtZW50VG9rZW5SZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLmZsZWV0a2V5LnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLmZsZWV0a2V5LnYxLkxpc3REZXZpY2VzUmVzcG9uc2USSgoJR2V0RGV2aWNlEh0uZmxlZXRrZXkudjEuR2V0RGV2aWNlUmVxdWVzdBoeLmZsZWV0a2V5LnYxLkdldERldmljZVJlc3BvbnNlElMKDFJldm9rZURldmljZRIgLmZsZWV0a2V5LnYxLlJldm9rZURldmljZVJlcXVlc3QaIS5mbGVldGtleS52MS5SZXZva2VEZXZpY2VSZXNwb25zZRJNCgpSb3RhdGVLZXlzEh4uZmxlZXRrZXkudjEuUm90YXRlS2V5c1JlcXVlc3QaHy5mbGVldGtleS52MS5Sb3RhdGVLZXlzUmVzcG9uc2USRwoITG9ja2Rvd24SHC5mbGVldGtleS52MS5Mb2NrZG93blJlcXVlc3QaHS5mbGVldGtleS52MS5Mb2NrZG93blJlc3BvbnNlElAKC1JlcXVlc3RMaWZ0Eh8uZmxlZXRrZXkudjEuUmVxdWVzdExpZnRSZXF1ZXN0GiAuZmxlZXRrZXkudjEuUmVxdWVzdExpZnRSZXNwb25zZRJQCgtBcHByb3ZlTGlmdBIfLmZsZWV0a2V5LnYxLkFwcHJvdmVMaWZ0UmVxdWVzdBogLmZsZWV0a2V5LnYxLkFwcHJvdmVMaWZ0UmVzcG9uc2USXwoQTGlzdExpZnRSZXF1ZXN0cxIkLmZsZWV0a2V5LnYxLkxpc3RMaWZ0UmVxdWVzdHNSZXF1ZXN0GiUuZmxlZXRrZXkudjEuTGlzdExpZnRSZXF1ZXN0c1Jlc3BvbnNlEmIKEUdldExvY2tkb3duU3RhdHVzEiUuZmxlZXRrZXkudjEuR2V0TG9ja2Rvd25TdGF0dXNSZXF1ZXN0GiYuZmxlZXRrZXkudjEuR2V0TG9ja2Rvd25TdGF0dXNSZXNwb25zZRJVCgxDcmVhdGVCYWNrdXASIC5mbGVldGtleS52MS5DcmVhdGVCYWNrdXBSZXF1ZXN0GiEuZmxlZXRrZXkudjEuQ3JlYXRlQmFja3VwUmVzcG9uc2UwARJVCgxWZXJpZnlCYWNrdXASIC5mbGVldGtleS52MS5WZXJpZnlCYWNrdXBSZXF1ZXN0GiEuZmxlZXRrZXkudjEuVmVyaWZ5QmFja3VwUmVzcG9uc2UoARJfChBMaXN0QXVkaXRSZWNvcmRzEiQuZmxlZXRrZXkudjEuTGlzdEF1ZGl0UmVjb3Jkc1JlcXVlc3QaJS5mbGVldGtleS52MS5MaXN0QXVkaXRSZWNvcmRzUmVzcG9uc2USUAoLVmVyaWZ5QXVkaXQSHy5mbGVldGtleS52MS5WZXJpZnlBdWRpdFJlcXVlc3QaIC5mbGVldGtleS52MS5WZXJpZnlBdWRpdFJlc3BvbnNlEkoKCUdldEhlYWx0aBIdLmZsZWV0a2V5LnYxLkdldEhlYWx0aFJlcXVlc3QaHi5mbGVldGtleS52MS5HZXRIZWFsdGhSZXNwb25zZWIGcHJvdG8z", [file_fleetkey_v1_common, file_fleetkey_v1_limits, file_fleetkey_v1_resources, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbGVldGtleS92MS9vcGVyYXRvci5wcm90bxILZmxlZXRrZXkudjEi1QEKEkNyZWF0ZUZsZWV0UmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESHQoMZGlzcGxheV9uYW1lGAIgASgJQgfC8xgDCIABEh4KDGttc19wcm92aWRlchgDIAEoCUIIwvMYBAhAGAESLwoMY2FfYWxnb3JpdGhtGAQgASgOMhkuZmxlZXRrZXkudjEuS2V5QWxnb3JpdGhtEjYKE2VtZXJnZW5jeV9hbGdvcml0aG0YBSABKA4yGS5mbGVldGtleS52MS5LZXlBbGdvcml0aG0iOAoTQ3JlYXRlRmxlZXRSZXNwb25zZRIhCgVmbGVldBgBIAEoCzISLmZsZWV0a2V5LnYxLkZsZWV0IkMKEUxpc3RGbGVldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRIbCgpwYWdlX3Rva2VuGAIgASgJQgfC8xgDCIAEImMKEkxpc3RGbGVldHNSZXNwb25zZRIrCgZmbGVldHMYASADKAsyEi5mbGVldGtleS52MS5GbGVldEIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQimwEKFUNyZWF0ZU9wZXJhdG9yUmVxdWVzdBIdCgtvcGVyYXRvcl9pZBgBIAEoCUIIwvMYBAhAGAESHQoMZGlzcGxheV9uYW1lGAIgASgJQgfC8xgDCIABEicKBHJvbGUYAyABKA4yGS5mbGVldGtleS52MS5PcGVyYXRvclJvbGUSGwoGZmxlZXRzGAQgAygJQgvC8xgHCEAQgAIYASJeChZDcmVhdGVPcGVyYXRvclJlc3BvbnNlEicKCG9wZXJhdG9yGAEgASgLMhUuZmxlZXRrZXkudjEuT3BlcmF0b3ISGwoKY3JlZGVudGlhbBgCIAEoCUIHwvMYAwiAAiJfChRMaXN0T3BlcmF0b3JzUmVxdWVzdBIXCg9pbmNsdWRlX3Jldm9rZWQYASABKAgSEQoJcGFnZV9zaXplGAIgASgNEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8LzGAMIgAQibAoVTGlzdE9wZXJhdG9yc1Jlc3BvbnNlEjEKCW9wZXJhdG9ycxgBIAMoCzIVLmZsZWV0a2V5LnYxLk9wZXJhdG9yQgfC8xgDEOgHEiAKD25leHRfcGFnZV90b2tlbhgCIAEoCUIHwvMYAwiABCJPChVSZXZva2VPcGVyYXRvclJlcXVlc3QSHQoLb3BlcmF0b3JfaWQYASABKAlCCMLzGAQIQBgBEhcKBnJlYXNvbhgCIAEoCUIHwvMYAwiABCJBChZSZXZva2VPcGVyYXRvclJlc3BvbnNlEicKCG9wZXJhdG9yGAEgASgLMhUuZmxlZXRrZXkudjEuT3BlcmF0b3IipwEKHENyZWF0ZUVucm9sbG1lbnRUb2tlblJlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEhcKBWdyb3VwGAIgASgJQgjC8xgECEAYARIeCg1zZXJpYWxfbnVtYmVyGAMgASgJQgfC8xgDCIABEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhINCgVjb3VudBgFIAEoDSJbChVJc3N1ZWRFbnJvbGxtZW50VG9rZW4SFgoFdG9rZW4YASABKAlCB8LzGAMIgAISKgoEaW5mbxgCIAEoCzIcLmZsZWV0a2V5LnYxLkVucm9sbG1lbnRUb2tlbiJcCh1DcmVhdGVFbnJvbGxtZW50VG9rZW5SZXNwb25zZRI7CgZ0b2tlbnMYASADKAsyIi5mbGVldGtleS52MS5Jc3N1ZWRFbnJvbGxtZW50VG9rZW5CB8LzGAMQ6AcimAEKG0xpc3RFbnJvbGxtZW50VG9rZW5zUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESMAoFc3RhdGUYAiABKA4yIS5mbGVldGtleS52MS5FbnJvbGxtZW50VG9rZW5TdGF0ZRIRCglwYWdlX3NpemUYAyABKA0SGwoKcGFnZV90b2tlbhgEIAEoCUIHwvMYAwiABCJ3ChxMaXN0RW5yb2xsbWVudFRva2Vuc1Jlc3BvbnNlEjUKBnRva2VucxgBIAMoCzIcLmZsZWV0a2V5LnYxLkVucm9sbG1lbnRUb2tlbkIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiUwocUmV2b2tlRW5yb2xsbWVudFRva2VuUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGgoIdG9rZW5faWQYAiABKAlCCMLzGAQIQBgBIkwKHVJldm9rZUVucm9sbG1lbnRUb2tlblJlc3BvbnNlEisKBXRva2VuGAEgASgLMhwuZmxlZXRrZXkudjEuRW5yb2xsbWVudFRva2VuIp8BChJMaXN0RGV2aWNlc1JlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEhcKBWdyb3VwGAIgASgJQgjC8xgECEAYARInCgVzdGF0ZRgDIAEoDjIYLmZsZWV0a2V5LnYxLkRldmljZVN0YXRlEhEKCXBhZ2Vfc2l6ZRgEIAEoDRIbCgpwYWdlX3Rva2VuGAUgASgJQgfC8xgDCIAEImYKE0xpc3REZXZpY2VzUmVzcG9uc2USLQoHZGV2aWNlcxgBIAMoCzITLmZsZWV0a2V5LnYxLkRldmljZUIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiSAoQR2V0RGV2aWNlUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGwoJZGV2aWNlX2lkGAIgASgJQgjC8xgECEAYASI4ChFHZXREZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5mbGVldGtleS52MS5EZXZpY2UicgoTUmV2b2tlRGV2aWNlUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESGwoJZGV2aWNlX2lkGAIgASgJQgjC8xgECEAYARIXCgZyZWFzb24YAyABKAlCB8LzGAMIgAQSDAoEd2lwZRgEIAEoCCKfAQoUUmV2b2tlRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMuZmxlZXRrZXkudjEuRGV2aWNlEiAKGHJldm9jYXRpb25fbGlzdF9zZXF1ZW5jZRgCIAEoBBIYChBjb21tYW5kX3NlcXVlbmNlGAMgASgEEiYKCW5ld19lcG9jaBgEIAEoCzITLmZsZWV0a2V5LnYxLktleVJlZiJeChFSb3RhdGVLZXlzUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFwoFZ3JvdXAYAiABKAlCCMLzGAQIQBgBEhcKBnJlYXNvbhgDIAEoCUIHwvMYAwiABCKbAQoSUm90YXRlS2V5c1Jlc3BvbnNlEiYKCW5ld19lcG9jaBgBIAEoCzITLmZsZWV0a2V5LnYxLktleVJlZhIkCgVzdGF0ZRgCIAEoDjIVLmZsZWV0a2V5LnYxLktleVN0YXRlEjcKE2FjdGl2YXRpb25fZGVhZGxpbmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKD0xvY2tkb3duUmVxdWVzdBIhCgVzY29wZRgBIAEoCzISLmZsZWV0a2V5LnYxLlNjb3BlEhcKBnJlYXNvbhgCIAEoCUIHwvMYAwiABBIMCgR3aXBlGAMgASgIIjsKEExvY2tkb3duUmVzcG9uc2USJwoIbG9ja2Rvd24YASABKAsyFS5mbGVldGtleS52MS5Mb2NrZG93biJQChJSZXF1ZXN0TGlmdFJlcXVlc3QSIQoFc2NvcGUYASABKAsyEi5mbGVldGtleS52MS5TY29wZRIXCgZyZWFzb24YAiABKAlCB8LzGAMIgAQiRQoTUmVxdWVzdExpZnRSZXNwb25zZRIuCgxsaWZ0X3JlcXVlc3QYASABKAsyGC5mbGVldGtleS52MS5MaWZ0UmVxdWVzdCJQChJBcHByb3ZlTGlmdFJlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBEiEKD2xpZnRfcmVxdWVzdF9pZBgCIAEoCUIIwvMYBAhAGAEiXgoTQXBwcm92ZUxpZnRSZXNwb25zZRIuCgxsaWZ0X3JlcXVlc3QYASABKAsyGC5mbGVldGtleS52MS5MaWZ0UmVxdWVzdBIXCgZub3RpY2UYAiABKAlCB8LzGAMIgBAiuQEKF0xpc3RMaWZ0UmVxdWVzdHNSZXF1ZXN0EhcKBWZsZWV0GAEgASgJQgjC8xgECEAYARIsCgVzdGF0ZRgCIAEoDjIdLmZsZWV0a2V5LnYxLkxpZnRSZXF1ZXN0U3RhdGUSEQoJcGFnZV9zaXplGAMgASgNEhsKCnBhZ2VfdG9rZW4YBCABKAlCB8LzGAMIgAQSJwoEa2luZBgFIAEoDjIZLmZsZWV0a2V5LnYxLkFwcHJvdmFsS2luZCJ2ChhMaXN0TGlmdFJlcXVlc3RzUmVzcG9uc2USOAoNbGlmdF9yZXF1ZXN0cxgBIAMoCzIYLmZsZWV0a2V5LnYxLkxpZnRSZXF1ZXN0QgfC8xgDEOgHEiAKD25leHRfcGFnZV90b2tlbhgCIAEoCUIHwvMYAwiABCJ4ChpSZXF1ZXN0RGVzdHJveUVwb2NoUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFwoFZ3JvdXAYAiABKAlCCMLzGAQIQBgBEg8KB3ZlcnNpb24YAyABKA0SFwoGcmVhc29uGAQgASgJQgfC8xgDCIAEIkgKG1JlcXVlc3REZXN0cm95RXBvY2hSZXNwb25zZRIpCgdyZXF1ZXN0GAEgASgLMhguZmxlZXRrZXkudjEuTGlmdFJlcXVlc3QiTQoZUmVxdWVzdERlbGV0ZUZsZWV0UmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFwoGcmVhc29uGAIgASgJQgfC8xgDCIAEIkcKGlJlcXVlc3REZWxldGVGbGVldFJlc3BvbnNlEikKB3JlcXVlc3QYASABKAsyGC5mbGVldGtleS52MS5MaWZ0UmVxdWVzdCIzChhHZXRMb2NrZG93blN0YXR1c1JlcXVlc3QSFwoFZmxlZXQYASABKAlCCMLzGAQIQBgBIpABChlHZXRMb2NrZG93blN0YXR1c1Jlc3BvbnNlEjEKCWxvY2tkb3ducxgBIAMoCzIVLmZsZWV0a2V5LnYxLkxvY2tkb3duQgfC8xgDEOgHEkAKFXBlbmRpbmdfbGlmdF9yZXF1ZXN0cxgCIAMoCzIYLmZsZWV0a2V5LnYxLkxpZnRSZXF1ZXN0QgfC8xgDEOgHIjsKE0NyZWF0ZUJhY2t1cFJlcXVlc3QSJAoSc2Vjb25kYXJ5X3Byb3ZpZGVyGAEgASgJQgjC8xgECEAYASJWChRDcmVhdGVCYWNrdXBSZXNwb25zZRIXCgVjaHVuaxgBIAEoDEIIwvMYBAiAgEASJQoEaW5mbxgCIAEoCzIXLmZsZWV0a2V5LnYxLkJhY2t1cEluZm8iLgoTVmVyaWZ5QmFja3VwUmVxdWVzdBIXCgVjaHVuaxgBIAEoDEIIwvMYBAiAgEAiaQoUVmVyaWZ5QmFja3VwUmVzcG9uc2USDQoFdmFsaWQYASABKAgSJQoEaW5mbxgCIAEoCzIXLmZsZWV0a2V5LnYxLkJhY2t1cEluZm8SGwoIcHJvYmxlbXMYAyADKAlCCcLzGAUIgAQQICJ6ChdMaXN0QXVkaXRSZWNvcmRzUmVxdWVzdBIXCgVmbGVldBgBIAEoCUIIwvMYBAhAGAESFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAQSEQoJcGFnZV9zaXplGAMgASgNEhsKCnBhZ2VfdG9rZW4YBCABKAlCB8LzGAMIgAQicAoYTGlzdEF1ZGl0UmVjb3Jkc1Jlc3BvbnNlEjIKB3JlY29yZHMYASADKAsyGC5mbGVldGtleS52MS5BdWRpdFJlY29yZEIHwvMYAxDoBxIgCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCB8LzGAMIgAQiLQoSVmVyaWZ5QXVkaXRSZXF1ZXN0EhcKBWZsZWV0GAEgASgJQgjC8xgECEAYASLhAQoTVmVyaWZ5QXVkaXRSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIXCg9yZWNvcmRzX2NoZWNrZWQYAiABKAQSHgoWZmlyc3RfaW52YWxpZF9zZXF1ZW5jZRgDIAEoBBIVCg1oZWFkX3NlcXVlbmNlGAQgASgEEhkKCWhlYWRfaGFzaBgFIAEoDEIGwvMYAgggEjIKDmhlYWRfc2lnbmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRoZWFkX3NpZ25hdHVyZV92YWxpZBgHIAEoCCISChBHZXRIZWFsdGhSZXF1ZXN0IrcBChFHZXRIZWFsdGhSZXNwb25zZRIPCgdoZWFsdGh5GAEgASgIEhcKB3ZlcnNpb24YAiABKAlCBsLzGAIIQBIOCgZsZWFkZXIYAyABKAgSOAoKY29tcG9uZW50cxgEIAMoCzIcLmZsZWV0a2V5LnYxLkNvbXBvbmVudEhlYWx0aEIGwvMYAhBAEi4KCmNoZWNrZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMv8QCg9PcGVyYXRvclNlcnZpY2USUAoLQ3JlYXRlRmxlZXQSHy5mbGVldGtleS52MS5DcmVhdGVGbGVldFJlcXVlc3QaIC5mbGVldGtleS52MS5DcmVhdGVGbGVldFJlc3BvbnNlEk0KCkxpc3RGbGVldHMSHi5mbGVldGtleS52MS5MaXN0RmxlZXRzUmVxdWVzdBofLmZsZWV0a2V5LnYxLkxpc3RGbGVldHNSZXNwb25zZRJZCg5DcmVhdGVPcGVyYXRvchIiLmZsZWV0a2V5LnYxLkNyZWF0ZU9wZXJhdG9yUmVxdWVzdBojLmZsZWV0a2V5LnYxLkNyZWF0ZU9wZXJhdG9yUmVzcG9uc2USVgoNTGlzdE9wZXJhdG9ycxIhLmZsZWV0a2V5LnYxLkxpc3RPcGVyYXRvcnNSZXF1ZXN0GiIuZmxlZXRrZXkudjEuTGlzdE9wZXJhdG9yc1Jlc3BvbnNlElkKDlJldm9rZU9wZXJhdG9yEiIuZmxlZXRrZXkudjEuUmV2b2tlT3BlcmF0b3JSZXF1ZXN0GiMuZmxlZXRrZXkudjEuUmV2b2tlT3BlcmF0b3JSZXNwb25zZRJuChVDcmVhdGVFbnJvbGxtZW50VG9rZW4SKS5mbGVldGtleS52MS5DcmVhdGVFbnJvbGxtZW50VG9rZW5SZXF1ZXN0GiouZmxlZXRrZXkudjEuQ3JlYXRlRW5yb2xsbWVudFRva2VuUmVzcG9uc2USawoUTGlzdEVucm9sbG1lbnRUb2tlbnMSKC5mbGVldGtleS52MS5MaXN0RW5yb2xsbWVudFRva2Vuc1JlcXVlc3QaKS5mbGVldGtleS52MS5MaXN0RW5yb2xsbWVudFRva2Vuc1Jlc3BvbnNlEm4KFVJldm9rZUVucm9sbG1lbnRUb2tlbhIpLmZsZWV0a2V5LnYxLlJldm9rZUVucm9sbG1lbnRUb2tlblJlcXVlc3QaKi5mbGVldGtleS52MS5SZXZva2VFbnJvbGxtZW50VG9rZW5SZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLmZsZWV0a2V5LnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLmZsZWV0a2V5LnYxLkxpc3REZXZpY2VzUmVzcG9uc2USSgoJR2V0RGV2aWNlEh0uZmxlZXRrZXkudjEuR2V0RGV2aWNlUmVxdWVzdBoeLmZsZWV0a2V5LnYxLkdldERldmljZVJlc3BvbnNlElMKDFJldm9rZURldmljZRIgLmZsZWV0a2V5LnYxLlJldm9rZURldmljZVJlcXVlc3QaIS5mbGVldGtleS52MS5SZXZva2VEZXZpY2VSZXNwb25zZRJNCgpSb3RhdGVLZXlzEh4uZmxlZXRrZXkudjEuUm90YXRlS2V5c1JlcXVlc3QaHy5mbGVldGtleS52MS5Sb3RhdGVLZXlzUmVzcG9uc2USRwoITG9ja2Rvd24SHC5mbGVldGtleS52MS5Mb2NrZG93blJlcXVlc3QaHS5mbGVldGtleS52MS5Mb2NrZG93blJlc3BvbnNlElAKC1JlcXVlc3RMaWZ0Eh8uZmxlZXRrZXkudjEuUmVxdWVzdExpZnRSZXF1ZXN0GiAuZmxlZXRrZXkudjEuUmVxdWVzdExpZnRSZXNwb25zZRJQCgtBcHByb3ZlTGlmdBIfLmZsZWV0a2V5LnYxLkFwcHJvdmVMaWZ0UmVxdWVzdBogLmZsZWV0a2V5LnYxLkFwcHJvdmVMaWZ0UmVzcG9uc2USXwoQTGlzdExpZnRSZXF1ZXN0cxIkLmZsZWV0a2V5LnYxLkxpc3RMaWZ0UmVxdWVzdHNSZXF1ZXN0GiUuZmxlZXRrZXkudjEuTGlzdExpZnRSZXF1ZXN0c1Jlc3BvbnNlEmgKE1JlcXVlc3REZXN0cm95RXBvY2gSJy5mbGVldGtleS52MS5SZXF1ZXN0RGVzdHJveUVwb2NoUmVxdWVzdBooLmZsZWV0a2V5LnYxLlJlcXVlc3REZXN0cm95RXBvY2hSZXNwb25zZRJlChJSZXF1ZXN0RGVsZXRlRmxlZXQSJi5mbGVldGtleS52MS5SZXF1ZXN0RGVsZXRlRmxlZXRSZXF1ZXN0GicuZmxlZXRrZXkudjEuUmVxdWVzdERlbGV0ZUZsZWV0UmVzcG9uc2USYgoRR2V0TG9ja2Rvd25TdGF0dXMSJS5mbGVldGtleS52MS5HZXRMb2NrZG93blN0YXR1c1JlcXVlc3QaJi5mbGVldGtleS52MS5HZXRMb2NrZG93blN0YXR1c1Jlc3BvbnNlElUKDENyZWF0ZUJhY2t1cBIgLmZsZWV0a2V5LnYxLkNyZWF0ZUJhY2t1cFJlcXVlc3QaIS5mbGVldGtleS52MS5DcmVhdGVCYWNrdXBSZXNwb25zZTABElUKDFZlcmlmeUJhY2t1cBIgLmZsZWV0a2V5LnYxLlZlcmlmeUJhY2t1cFJlcXVlc3QaIS5mbGVldGtleS52MS5WZXJpZnlCYWNrdXBSZXNwb25zZSgBEl8KEExpc3RBdWRpdFJlY29yZHMSJC5mbGVldGtleS52MS5MaXN0QXVkaXRSZWNvcmRzUmVxdWVzdBolLmZsZWV0a2V5LnYxLkxpc3RBdWRpdFJlY29yZHNSZXNwb25zZRJQCgtWZXJpZnlBdWRpdBIfLmZsZWV0a2V5LnYxLlZlcmlmeUF1ZGl0UmVxdWVzdBogLmZsZWV0a2V5LnYxLlZlcmlmeUF1ZGl0UmVzcG9uc2USSgoJR2V0SGVhbHRoEh0uZmxlZXRrZXkudjEuR2V0SGVhbHRoUmVxdWVzdBoeLmZsZWV0a2V5LnYxLkdldEhlYWx0aFJlc3BvbnNlYgZwcm90bzM", [file_fleetkey_v1_common, file_fleetkey_v1_limits, file_fleetkey_v1_resources, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Request of OperatorService.CreateFleet.
@@ -981,11 +981,19 @@ export const ApproveLiftRequestSchema: GenMessage<ApproveLiftRequest> = /*@__PUR
  */
 export type ApproveLiftResponse = Message<"fleetkey.v1.ApproveLiftResponse"> & {
   /**
-   * The lift request after this approval (EXECUTED once two operators approved).
+   * The request after this approval (EXECUTED once two operators approved).
    *
    * @generated from field: fleetkey.v1.LiftRequest lift_request = 1;
    */
   liftRequest?: LiftRequest | undefined;
+
+  /**
+   * What is left for an operator to do by hand after the execution (a deleted fleet's KMS keys,
+   * which the controller cannot delete); empty when nothing. Max 2048 bytes.
+   *
+   * @generated from field: string notice = 2;
+   */
+  notice: string;
 };
 
 /**
@@ -1028,6 +1036,13 @@ export type ListLiftRequestsRequest = Message<"fleetkey.v1.ListLiftRequestsReque
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only requests of this kind; unspecified means every kind.
+   *
+   * @generated from field: fleetkey.v1.ApprovalKind kind = 5;
+   */
+  kind: ApprovalKind;
 };
 
 /**
@@ -1066,6 +1081,119 @@ export const ListLiftRequestsResponseSchema: GenMessage<ListLiftRequestsResponse
   messageDesc(file_fleetkey_v1_operator, 32);
 
 /**
+ * Request of OperatorService.RequestDestroyEpoch.
+ *
+ * @generated from message fleetkey.v1.RequestDestroyEpochRequest
+ */
+export type RequestDestroyEpochRequest = Message<"fleetkey.v1.RequestDestroyEpochRequest"> & {
+  /**
+   * The fleet. Identifier, max 64 bytes.
+   *
+   * @generated from field: string fleet = 1;
+   */
+  fleet: string;
+
+  /**
+   * The group whose own key series holds the epoch; empty means the fleet key. Identifier,
+   * max 64 bytes.
+   *
+   * @generated from field: string group = 2;
+   */
+  group: string;
+
+  /**
+   * The epoch's version (at least 1).
+   *
+   * @generated from field: uint32 version = 3;
+   */
+  version: number;
+
+  /**
+   * Why; required. Max 512 bytes.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fleetkey.v1.RequestDestroyEpochRequest.
+ * Use `create(RequestDestroyEpochRequestSchema)` to create a new message.
+ */
+export const RequestDestroyEpochRequestSchema: GenMessage<RequestDestroyEpochRequest> = /*@__PURE__*/
+  messageDesc(file_fleetkey_v1_operator, 33);
+
+/**
+ * Response of OperatorService.RequestDestroyEpoch.
+ *
+ * @generated from message fleetkey.v1.RequestDestroyEpochResponse
+ */
+export type RequestDestroyEpochResponse = Message<"fleetkey.v1.RequestDestroyEpochResponse"> & {
+  /**
+   * The request, pending a second approval (kind DESTROY_EPOCH).
+   *
+   * @generated from field: fleetkey.v1.LiftRequest request = 1;
+   */
+  request?: LiftRequest | undefined;
+};
+
+/**
+ * Describes the message fleetkey.v1.RequestDestroyEpochResponse.
+ * Use `create(RequestDestroyEpochResponseSchema)` to create a new message.
+ */
+export const RequestDestroyEpochResponseSchema: GenMessage<RequestDestroyEpochResponse> = /*@__PURE__*/
+  messageDesc(file_fleetkey_v1_operator, 34);
+
+/**
+ * Request of OperatorService.RequestDeleteFleet.
+ *
+ * @generated from message fleetkey.v1.RequestDeleteFleetRequest
+ */
+export type RequestDeleteFleetRequest = Message<"fleetkey.v1.RequestDeleteFleetRequest"> & {
+  /**
+   * The fleet to delete. Identifier, max 64 bytes.
+   *
+   * @generated from field: string fleet = 1;
+   */
+  fleet: string;
+
+  /**
+   * Why; required. Max 512 bytes.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fleetkey.v1.RequestDeleteFleetRequest.
+ * Use `create(RequestDeleteFleetRequestSchema)` to create a new message.
+ */
+export const RequestDeleteFleetRequestSchema: GenMessage<RequestDeleteFleetRequest> = /*@__PURE__*/
+  messageDesc(file_fleetkey_v1_operator, 35);
+
+/**
+ * Response of OperatorService.RequestDeleteFleet.
+ *
+ * @generated from message fleetkey.v1.RequestDeleteFleetResponse
+ */
+export type RequestDeleteFleetResponse = Message<"fleetkey.v1.RequestDeleteFleetResponse"> & {
+  /**
+   * The request, pending a second approval (kind DELETE_FLEET).
+   *
+   * @generated from field: fleetkey.v1.LiftRequest request = 1;
+   */
+  request?: LiftRequest | undefined;
+};
+
+/**
+ * Describes the message fleetkey.v1.RequestDeleteFleetResponse.
+ * Use `create(RequestDeleteFleetResponseSchema)` to create a new message.
+ */
+export const RequestDeleteFleetResponseSchema: GenMessage<RequestDeleteFleetResponse> = /*@__PURE__*/
+  messageDesc(file_fleetkey_v1_operator, 36);
+
+/**
  * Request of OperatorService.GetLockdownStatus.
  *
  * @generated from message fleetkey.v1.GetLockdownStatusRequest
@@ -1084,7 +1212,7 @@ export type GetLockdownStatusRequest = Message<"fleetkey.v1.GetLockdownStatusReq
  * Use `create(GetLockdownStatusRequestSchema)` to create a new message.
  */
 export const GetLockdownStatusRequestSchema: GenMessage<GetLockdownStatusRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 33);
+  messageDesc(file_fleetkey_v1_operator, 37);
 
 /**
  * Response of OperatorService.GetLockdownStatus.
@@ -1112,7 +1240,7 @@ export type GetLockdownStatusResponse = Message<"fleetkey.v1.GetLockdownStatusRe
  * Use `create(GetLockdownStatusResponseSchema)` to create a new message.
  */
 export const GetLockdownStatusResponseSchema: GenMessage<GetLockdownStatusResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 34);
+  messageDesc(file_fleetkey_v1_operator, 38);
 
 /**
  * Request of OperatorService.CreateBackup.
@@ -1134,7 +1262,7 @@ export type CreateBackupRequest = Message<"fleetkey.v1.CreateBackupRequest"> & {
  * Use `create(CreateBackupRequestSchema)` to create a new message.
  */
 export const CreateBackupRequestSchema: GenMessage<CreateBackupRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 35);
+  messageDesc(file_fleetkey_v1_operator, 39);
 
 /**
  * One message of OperatorService.CreateBackup's stream.
@@ -1162,7 +1290,7 @@ export type CreateBackupResponse = Message<"fleetkey.v1.CreateBackupResponse"> &
  * Use `create(CreateBackupResponseSchema)` to create a new message.
  */
 export const CreateBackupResponseSchema: GenMessage<CreateBackupResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 36);
+  messageDesc(file_fleetkey_v1_operator, 40);
 
 /**
  * One message of OperatorService.VerifyBackup's request stream.
@@ -1183,7 +1311,7 @@ export type VerifyBackupRequest = Message<"fleetkey.v1.VerifyBackupRequest"> & {
  * Use `create(VerifyBackupRequestSchema)` to create a new message.
  */
 export const VerifyBackupRequestSchema: GenMessage<VerifyBackupRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 37);
+  messageDesc(file_fleetkey_v1_operator, 41);
 
 /**
  * Response of OperatorService.VerifyBackup.
@@ -1218,7 +1346,7 @@ export type VerifyBackupResponse = Message<"fleetkey.v1.VerifyBackupResponse"> &
  * Use `create(VerifyBackupResponseSchema)` to create a new message.
  */
 export const VerifyBackupResponseSchema: GenMessage<VerifyBackupResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 38);
+  messageDesc(file_fleetkey_v1_operator, 42);
 
 /**
  * Request of OperatorService.ListAuditRecords.
@@ -1260,7 +1388,7 @@ export type ListAuditRecordsRequest = Message<"fleetkey.v1.ListAuditRecordsReque
  * Use `create(ListAuditRecordsRequestSchema)` to create a new message.
  */
 export const ListAuditRecordsRequestSchema: GenMessage<ListAuditRecordsRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 39);
+  messageDesc(file_fleetkey_v1_operator, 43);
 
 /**
  * Response of OperatorService.ListAuditRecords.
@@ -1288,7 +1416,7 @@ export type ListAuditRecordsResponse = Message<"fleetkey.v1.ListAuditRecordsResp
  * Use `create(ListAuditRecordsResponseSchema)` to create a new message.
  */
 export const ListAuditRecordsResponseSchema: GenMessage<ListAuditRecordsResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 40);
+  messageDesc(file_fleetkey_v1_operator, 44);
 
 /**
  * Request of OperatorService.VerifyAudit.
@@ -1310,7 +1438,7 @@ export type VerifyAuditRequest = Message<"fleetkey.v1.VerifyAuditRequest"> & {
  * Use `create(VerifyAuditRequestSchema)` to create a new message.
  */
 export const VerifyAuditRequestSchema: GenMessage<VerifyAuditRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 41);
+  messageDesc(file_fleetkey_v1_operator, 45);
 
 /**
  * Response of OperatorService.VerifyAudit.
@@ -1373,7 +1501,7 @@ export type VerifyAuditResponse = Message<"fleetkey.v1.VerifyAuditResponse"> & {
  * Use `create(VerifyAuditResponseSchema)` to create a new message.
  */
 export const VerifyAuditResponseSchema: GenMessage<VerifyAuditResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 42);
+  messageDesc(file_fleetkey_v1_operator, 46);
 
 /**
  * Request of OperatorService.GetHealth.
@@ -1388,7 +1516,7 @@ export type GetHealthRequest = Message<"fleetkey.v1.GetHealthRequest"> & {
  * Use `create(GetHealthRequestSchema)` to create a new message.
  */
 export const GetHealthRequestSchema: GenMessage<GetHealthRequest> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 43);
+  messageDesc(file_fleetkey_v1_operator, 47);
 
 /**
  * Response of OperatorService.GetHealth.
@@ -1437,7 +1565,7 @@ export type GetHealthResponse = Message<"fleetkey.v1.GetHealthResponse"> & {
  * Use `create(GetHealthResponseSchema)` to create a new message.
  */
 export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE__*/
-  messageDesc(file_fleetkey_v1_operator, 44);
+  messageDesc(file_fleetkey_v1_operator, 48);
 
 /**
  * The operator-facing control plane API.
@@ -1591,8 +1719,11 @@ export const OperatorService: GenService<{
     output: typeof RequestLiftResponseSchema;
   },
   /**
-   * Approves a lift request; the second approval by a different operator signs and publishes the
-   * LIFT command. Approving one's own request is PERMISSION_DENIED. Roles: admin, operator.
+   * Approves a two-operator request of any kind; the second approval by a different operator
+   * executes it: a lift signs and publishes the LIFT command, an epoch destruction or a fleet
+   * deletion runs then. Approving one's own request is PERMISSION_DENIED, and so is approving a
+   * destruction without the admin role (a fleet deletion: without the all-fleets scope).
+   * Roles: admin, operator.
    *
    * @generated from rpc fleetkey.v1.OperatorService.ApproveLift
    */
@@ -1602,7 +1733,7 @@ export const OperatorService: GenService<{
     output: typeof ApproveLiftResponseSchema;
   },
   /**
-   * Lists lift requests of a fleet. Roles: admin, operator, auditor.
+   * Lists the two-operator requests of a fleet, every kind. Roles: admin, operator, auditor.
    *
    * @generated from rpc fleetkey.v1.OperatorService.ListLiftRequests
    */
@@ -1610,6 +1741,31 @@ export const OperatorService: GenService<{
     methodKind: "unary";
     input: typeof ListLiftRequestsRequestSchema;
     output: typeof ListLiftRequestsResponseSchema;
+  },
+  /**
+   * Asks for a RETIRING or EXPIRED communication epoch to be destroyed (crypto-shredding: its
+   * wrapped key is erased from the store, it leaves the signed manifest and every key bundle). The
+   * requester is the first of two approvals; ApproveLift by a second admin executes it.
+   * Roles: admin.
+   *
+   * @generated from rpc fleetkey.v1.OperatorService.RequestDestroyEpoch
+   */
+  requestDestroyEpoch: {
+    methodKind: "unary";
+    input: typeof RequestDestroyEpochRequestSchema;
+    output: typeof RequestDestroyEpochResponseSchema;
+  },
+  /**
+   * Asks for a fleet to be deleted: every device and unused enrollment token revoked, every epoch
+   * destroyed, a final revocation list published, the fleet gone from the API. Needs the
+   * all-fleets scope; ApproveLift by a second all-fleets admin executes it. Roles: admin.
+   *
+   * @generated from rpc fleetkey.v1.OperatorService.RequestDeleteFleet
+   */
+  requestDeleteFleet: {
+    methodKind: "unary";
+    input: typeof RequestDeleteFleetRequestSchema;
+    output: typeof RequestDeleteFleetResponseSchema;
   },
   /**
    * Shows the lockdowns in force in a fleet and their acknowledgements.
