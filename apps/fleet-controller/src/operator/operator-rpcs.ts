@@ -4,8 +4,8 @@
  * Rules: an admin scoped to some fleets creates, sees and revokes only operators whose scope lies
  * within its own, and never creates an all-fleets operator; nobody revokes itself. A new
  * operator's credential comes from generateToken('operator'), is returned once, and only its
- * SHA-256 is stored. Operator ids are assigned by the store (random UUIDs): the repository port
- * takes no id, so a requested `operator_id` is refused rather than silently replaced.
+ * SHA-256 is stored. The operator id is the requested `operator_id` (an identifier; a taken one
+ * is ALREADY_EXISTS), or a random UUID when none is given; the display name defaults to the id.
  *
  * Trust boundary: runs behind ./guard.ts. The credential never reaches a log line, an error or an
  * audit record; the hash buffer is zeroed once stored.
@@ -18,7 +18,7 @@ import type { Guard } from './guard.js';
 import { operatorToProto, roleFromProto } from './mapping.js';
 import { takePage } from './paging.js';
 import type { RpcHandlers } from './policy.js';
-import { auditedReason, requiredHandle } from './requests.js';
+import { auditedReason, requiredHandle, requiredIdentifier } from './requests.js';
 
 /** Most fleets named in one CreateOperator (operator.proto). */
 export const MAX_OPERATOR_FLEETS_PER_REQUEST = 256;
@@ -48,8 +48,9 @@ export function operatorRpcs(deps: OperatorServiceDeps, guard: Guard): RpcHandle
         context,
         () => undefined,
         async (caller) => {
-          if (request.operatorId !== '') throw new InvalidArgument('"operator_id" is assigned by the controller; leave it empty');
-          if (request.displayName === '') throw new InvalidArgument('"display_name" is required');
+          const operatorId = request.operatorId === '' ? undefined : requiredIdentifier('operator_id', 'key name', request.operatorId);
+          const displayName = request.displayName === '' ? operatorId : request.displayName;
+          if (displayName === undefined) throw new InvalidArgument('"operator_id" or "display_name" is required');
           const role = roleFromProto(request.role);
           const fleetScope = requestedScope(request.fleets);
           // Precondition: a fleet-scoped admin never creates an operator reaching beyond its own fleets.
@@ -62,7 +63,7 @@ export function operatorRpcs(deps: OperatorServiceDeps, guard: Guard): RpcHandle
           const tokenHash = hashToken(credential);
           try {
             const operator = await repository.transaction(async (tx) => {
-              const created = await tx.createOperator({ name: request.displayName, role, fleetScope, tokenHash });
+              const created = await tx.createOperator({ ...(operatorId === undefined ? {} : { id: operatorId }), name: displayName, role, fleetScope, tokenHash });
               await tx.audit.append({
                 actor: caller.id,
                 action: 'operator.create',

@@ -44,14 +44,22 @@ describe('CreateOperator', () => {
     expect((await h.client.listFleets({}, h.as(created.credential))).fleets.map((f) => f.fleet)).toEqual(['alpha', 'bravo']);
   });
 
-  it('refuses an unspecified role, a missing display name, a requested id and an unknown fleet', async () => {
+  it('refuses an unspecified role, neither id nor display name, a malformed id and an unknown fleet', async () => {
     const as = h.as(h.admin);
     expect((await rpcFailure(h.client.createOperator({ displayName: 'x', role: OperatorRole.UNSPECIFIED }, as))).status).toBe(status.INVALID_ARGUMENT);
     expect((await rpcFailure(h.client.createOperator({ displayName: 'x', role: 99 as OperatorRole }, as))).status).toBe(status.INVALID_ARGUMENT);
     expect((await rpcFailure(h.client.createOperator({ role: OperatorRole.ADMIN }, as))).status).toBe(status.INVALID_ARGUMENT);
-    expect((await rpcFailure(h.client.createOperator({ operatorId: 'alice', displayName: 'x', role: OperatorRole.ADMIN }, as))).status).toBe(status.INVALID_ARGUMENT);
+    expect((await rpcFailure(h.client.createOperator({ operatorId: 'al ice', displayName: 'x', role: OperatorRole.ADMIN }, as))).status).toBe(status.INVALID_ARGUMENT);
     expect((await rpcFailure(h.client.createOperator({ displayName: 'x', role: OperatorRole.ADMIN, fleets: ['nowhere'] }, as))).status).toBe(status.NOT_FOUND);
     expect((await h.repository.listOperators()).length).toBe(1);
+  });
+
+  it('takes the requested operator id (display name defaulting to it), and refuses a taken one', async () => {
+    const as = h.as(h.admin);
+    const created = await h.client.createOperator({ operatorId: 'alice', role: OperatorRole.OPERATOR }, as);
+    expect(created.operator).toMatchObject({ operatorId: 'alice', displayName: 'alice' });
+    expect((await rpcFailure(h.client.createOperator({ operatorId: 'alice', role: OperatorRole.OPERATOR }, as))).status).toBe(status.ALREADY_EXISTS);
+    expect((await h.repository.getOperator('alice'))?.name).toBe('alice');
   });
 
   it('Precondition: a fleet-scoped admin creates operators only within its fleets, never an all-fleets one', async () => {

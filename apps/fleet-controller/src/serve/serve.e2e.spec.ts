@@ -149,6 +149,21 @@ describe('a controller as an operator and a factory station meet it', () => {
     expect(acmeDevices.devices.every((d) => d.fleet === 'acme')).toBe(true);
   });
 
+  it('deletes a fleet only once a second admin approves, after which its robots are refused', async () => {
+    const created = JSON.parse((await fleetctl('operators', 'create', 'second-admin', '--role', 'admin', '-o', 'json')).stdout) as { credential: string };
+    secrets.push(created.credential);
+    const request = JSON.parse((await fleetctl('fleets', 'delete', 'beta', '--reason', 'line closed', '-o', 'json')).stdout) as { liftRequest?: { liftRequestId: string }; request?: { liftRequestId: string } };
+    const requestId = (request.liftRequest ?? request.request)!.liftRequestId;
+    // The requester cannot approve its own request.
+    await expect(fleetctl('approve', requestId, '--fleet', 'beta')).rejects.toMatchObject({ code: 4 });
+    expect((JSON.parse((await fleetctl('fleets', 'list', '-o', 'json')).stdout) as { fleets: { fleet: string }[] }).fleets.map((f) => f.fleet)).toContain('beta');
+    await run(process.execPath, [FLEETCTL_BIN, '--controller', ready.grpc, '--ca-file', caFile, 'approve', requestId, '--fleet', 'beta'], {
+      env: { ...process.env, FLEETKEY_TOKEN: created.credential, FLEETKEY_CONFIG: join(parent, 'no-config.json') },
+    });
+    expect((JSON.parse((await fleetctl('fleets', 'list', '-o', 'json')).stdout) as { fleets: { fleet: string }[] }).fleets.map((f) => f.fleet)).toEqual(['acme']);
+    await expect(fleetctl('devices', 'list', '--fleet', 'beta')).rejects.toMatchObject({ code: 5 });
+  });
+
   it('answers the HTTP probes and exports metrics', async () => {
     const base = `http://${ready.http}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);

@@ -242,6 +242,8 @@ export interface NewGroup {
   readonly name: string;
 }
 export interface NewOperator {
+  /** The operator's id (an identifier); default: a fresh UUID. */
+  readonly id?: string;
   readonly name: string;
   readonly role: OperatorRole;
   readonly fleetScope: OperatorFleetScope;
@@ -314,7 +316,7 @@ export interface RepositoryTx {
   listGroups(fleetId: string): Promise<Group[]>;
 
   // operators
-  /** @throws RecordNotFound when a scoped fleet does not exist; RecordExists when the token hash is taken. */
+  /** @throws RecordNotFound when a scoped fleet does not exist; RecordExists when the id or the token hash is taken. */
   createOperator(input: NewOperator): Promise<Operator>;
   getOperator(id: string): Promise<Operator | undefined>;
   /** Looks an operator up by token hash (compared in constant time); revoked operators are returned with `revokedAt`. */

@@ -15,7 +15,7 @@
  * which neutralizes control characters.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { DeviceState, LiftRequestState, type Device, type LiftRequest, type Lockdown, type Scope, type ScopeSchema } from '@fleetkey/protocol';
+import { ApprovalKind, DeviceState, LiftRequestState, type Device, type LiftRequest, type Lockdown, type Scope, type ScopeSchema } from '@fleetkey/protocol';
 import { Option, type Command } from 'commander';
 import { MAX_REASON_BYTES, boundedText, identifier } from '../arguments.js';
 import type { Runtime } from '../context.js';
@@ -24,6 +24,7 @@ import { collectPages } from '../paging.js';
 import { enumName, isoTime, jsonInteger, tableTime, type Column } from '../output.js';
 
 const LIFT_STATES = LiftRequestState as unknown as Readonly<Record<number, string>>;
+const APPROVAL_KINDS = ApprovalKind as unknown as Readonly<Record<number, string>>;
 
 interface ScopeOptions {
   readonly fleet?: string;
@@ -92,6 +93,8 @@ export function liftRequestJson(request: LiftRequest): Record<string, unknown> {
     state: enumName(LIFT_STATES, request.state),
     expiresAt: isoTime(request.expiresAt),
     commandSequence: request.state === LiftRequestState.EXECUTED ? jsonInteger(request.commandSequence) : null,
+    kind: enumName(APPROVAL_KINDS, request.kind),
+    target: request.target,
   };
 }
 
@@ -267,14 +270,18 @@ export function registerLockdownCommands(program: Command, runtime: Runtime): vo
 
   program
     .command('approve')
-    .description("approve another operator's lift request; the second approval signs and publishes the LIFT (roles admin, operator)")
+    .description("approve another operator's request — a lift (the second approval signs and publishes the LIFT), an epoch destruction or a fleet deletion (admin) — which the second approval executes (roles admin, operator)")
     .argument('<request-id>', 'the lift request id (from `fleetctl lift` or `lockdown status`)', identifier('lift request id'))
     .addOption(new Option('--fleet <fleet>', 'the fleet').argParser(identifier('fleet id')).makeOptionMandatory())
     .action(async (liftRequestId: string, options: { fleet: string }, command: Command) => {
       await runtime.operator(command, async (client, out) => {
-        const { liftRequest } = await client.approveLift({ fleet: options.fleet, liftRequestId });
-        if (out.json) out.document({ liftRequest: liftRequest === undefined ? null : liftRequestJson(liftRequest) });
-        else out.fields(liftRequest === undefined ? [] : liftFields(liftRequest));
+        const { liftRequest, notice } = await client.approveLift({ fleet: options.fleet, liftRequestId });
+        if (out.json) {
+          out.document({ liftRequest: liftRequest === undefined ? null : liftRequestJson(liftRequest), notice });
+        } else {
+          out.fields(liftRequest === undefined ? [] : [...liftFields(liftRequest), ['Kind', enumName(APPROVAL_KINDS, liftRequest.kind)], ['Target', liftRequest.target]]);
+          if (notice !== '') out.note(notice);
+        }
       });
     });
 }

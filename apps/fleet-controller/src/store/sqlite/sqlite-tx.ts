@@ -190,8 +190,12 @@ export class SqliteTxView {
   async createOperator(input: NewOperator): Promise<Operator> {
     assertTokenHash('tokenHash', input.tokenHash);
     const scope = v.fleetScope(input.fleetScope);
+    const id = input.id === undefined ? this.newId() : v.id('key name', input.id);
+    if (input.id !== undefined && this.db.prepare('SELECT 1 FROM operators WHERE id = ?').get(id) !== undefined) {
+      throw new RecordExists(`operator "${id}" already exists`);
+    }
     const row: OperatorRow = {
-      id: this.newId(),
+      id,
       name: v.boundedString('name', input.name, v.MAX_NAME_LENGTH),
       role: v.role(input.role),
       all_fleets: scope.kind === 'all' ? 1 : 0,
