@@ -60,7 +60,8 @@ export type FleetkeyErrorCode =
   | 'UNAUTHENTICATED'
   | 'PERMISSION_DENIED'
   | 'ENROLLMENT_TOKEN_REJECTED'
-  | 'NOT_IMPLEMENTED';
+  | 'NOT_IMPLEMENTED'
+  | 'KEY_BUNDLE_REJECTED';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;

@@ -10,9 +10,9 @@
  * emergency key commits to it (`keyCommitment`).
  */
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { keyCommitment, wrapToPublicKey, type Signer } from '@fleetkey/crypto';
-import { assertIdentifier, formatKeyId, keyId, type KeyState } from '@fleetkey/key-types';
+import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
+import { keyCommitment, keyCommitmentMatches, unwrapWithPrivateKey, verifySignature, wrapToPublicKey, type SignatureAlgorithm, type Signer } from '@fleetkey/crypto';
+import { FleetkeyError, assertIdentifier, formatKeyId, keyId, type FleetkeyErrorOptions, type KeyState } from '@fleetkey/key-types';
 import type { KeyObject } from 'node:crypto';
 import { KeyRefSchema, type KeyRef } from './gen/fleetkey/v1/common_pb.js';
 import {
@@ -22,8 +22,16 @@ import {
   type KeyBundle,
   type SignedEpochManifest,
 } from './gen/fleetkey/v1/messages_pb.js';
-import { keyStateToProto, signatureAlgorithmToProto } from './enums.js';
-import { signPayload, type PayloadSigner } from './signed.js';
+import { keyStateFromProto, keyStateToProto, signatureAlgorithmToProto } from './enums.js';
+import { signPayload, verifyPayload, type PayloadSigner } from './signed.js';
+
+/** A key bundle the robot refuses (forged, replayed, misaddressed or not matching its commitments). */
+export class BundleRejected extends FleetkeyError {
+  readonly code = 'KEY_BUNDLE_REJECTED' as const;
+  constructor(message: string, options: FleetkeyErrorOptions = {}) {
+    super(`key bundle refused: ${message}`, options);
+  }
+}
 
 /** The key name of a fleet's fleet-wide communication key; a group may not be called this. */
 export const FLEET_WIDE_KEY_NAME = 'fleet';
@@ -163,4 +171,109 @@ export function buildKeyBundle(params: BuildKeyBundleParams): KeyBundle {
     issuedAt: timestampFromMs(params.issuedAt),
     sequence: BigInt(params.sequence),
   });
+}
+
+/** An epoch a robot accepted from a bundle: its key (the caller owns and zeroizes it) and what the signed manifest says of it. */
+export interface OpenedEpoch {
+  readonly keyId: string;
+  readonly group: string | null;
+  readonly version: number;
+  readonly state: KeyState;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  /** 32 bytes; the caller owns and zeroizes it. */
+  readonly key: Uint8Array;
+}
+
+export interface OpenKeyBundleParams {
+  readonly bundle: KeyBundle;
+  readonly fleet: string;
+  readonly deviceId: string;
+  /** The robot's identity private key. */
+  readonly privateKey: KeyObject;
+  /** The emergency keys the robot pinned, by `keyId@version` (`emergency/<fleet>/emergency@1`). */
+  readonly emergencyKeys: ReadonlyMap<string, { readonly publicKey: KeyObject; readonly algorithm: SignatureAlgorithm }>;
+  /** Manifest sequences already applied, by key id: a manifest not newer is refused as a replay. */
+  readonly appliedManifestSequences?: ReadonlyMap<string, number>;
+}
+
+export interface OpenedKeyBundle {
+  readonly sequence: number;
+  /** Each accepted manifest's key id and sequence (store them to refuse replays). */
+  readonly manifests: readonly { readonly keyId: string; readonly sequence: number }[];
+  readonly epochs: readonly OpenedEpoch[];
+}
+
+/**
+ * The robot's side of a key bundle: verifies every manifest against a pinned emergency key (over
+ * the payload bytes as received), refuses a manifest of another fleet or not newer than one
+ * already applied, unwraps every epoch the manifests list with the identity key and the bundle's
+ * context, and accepts a key only when its commitment matches. Nothing is returned unless the
+ * whole bundle checks out.
+ * @throws BundleRejected naming the first problem; the keys unwrapped so far are zeroized.
+ */
+export async function openKeyBundle(params: OpenKeyBundleParams): Promise<OpenedKeyBundle> {
+  const { bundle } = params;
+  if (bundle.fleet !== params.fleet || bundle.deviceId !== params.deviceId) throw new BundleRejected('the bundle is addressed to another robot');
+  const opened: OpenedEpoch[] = [];
+  try {
+    const manifests: { keyId: string; sequence: number }[] = [];
+    const described = new Map<string, { group: string | null; state: KeyState; notBefore: number; notAfter: number; commitment: Uint8Array }>();
+    for (const signed of bundle.manifests) {
+      const ref = signed.signingKey;
+      const pinned = ref === undefined ? undefined : params.emergencyKeys.get(`${ref.keyId}@${ref.version}`);
+      if (pinned === undefined) throw new BundleRejected('a manifest is signed by a key this robot did not pin');
+      let manifest;
+      try {
+        manifest = await verifyPayload(EpochManifestSchema, signed, (input, payload) => {
+          if (payload.signatureAlgorithm !== signatureAlgorithmToProto(pinned.algorithm) || !verifySignature(pinned.publicKey, pinned.algorithm, input, payload.signature)) {
+            throw new BundleRejected('a manifest signature does not verify');
+          }
+        });
+      } catch (error) {
+        if (error instanceof BundleRejected) throw error;
+        throw new BundleRejected('a manifest is malformed', { cause: error });
+      }
+      if (manifest.fleet !== params.fleet) throw new BundleRejected('a manifest belongs to another fleet');
+      const sequence = Number(manifest.sequence);
+      const applied = params.appliedManifestSequences?.get(manifest.keyId);
+      if (applied !== undefined && sequence <= applied) throw new BundleRejected(`the manifest of ${manifest.keyId} is not newer than the one applied (${sequence} <= ${applied})`);
+      const group = groupOfKeyId(params.fleet, manifest.keyId);
+      for (const epoch of manifest.epochs) {
+        described.set(`${manifest.keyId}@${epoch.version}`, {
+          group,
+          state: keyStateFromProto(epoch.state),
+          notBefore: epoch.notBefore === undefined ? 0 : timestampMs(epoch.notBefore),
+          notAfter: epoch.notAfter === undefined ? 0 : timestampMs(epoch.notAfter),
+          commitment: epoch.keyCommitment,
+        });
+      }
+      manifests.push({ keyId: manifest.keyId, sequence });
+    }
+    const context = keyBundleWrapContext(params.deviceId);
+    for (const wrapped of bundle.epochs) {
+      const ref = wrapped.key;
+      const description = ref === undefined ? undefined : described.get(`${ref.keyId}@${ref.version}`);
+      if (ref === undefined || description === undefined) throw new BundleRejected('a wrapped key is not described by any signed manifest');
+      let key: Uint8Array;
+      try {
+        key = unwrapWithPrivateKey(wrapped.wrappedKey, params.privateKey, context);
+      } catch (error) {
+        throw new BundleRejected(`epoch ${ref.keyId}@${ref.version} does not unwrap with this robot's key`, { cause: error });
+      }
+      opened.push({ keyId: ref.keyId, group: description.group, version: ref.version, state: description.state, notBefore: description.notBefore, notAfter: description.notAfter, key });
+      if (!keyCommitmentMatches(key, ref.keyId, ref.version, description.commitment)) throw new BundleRejected(`epoch ${ref.keyId}@${ref.version} does not match its signed commitment`);
+    }
+    return { sequence: Number(bundle.sequence), manifests, epochs: opened };
+  } catch (error) {
+    for (const epoch of opened) epoch.key.fill(0);
+    throw error;
+  }
+}
+
+function groupOfKeyId(fleet: string, keyId: string): string | null {
+  const prefix = `communication/${fleet}/`;
+  if (!keyId.startsWith(prefix)) throw new BundleRejected('a manifest names a key of another fleet or kind');
+  const name = keyId.slice(prefix.length);
+  return name === FLEET_WIDE_KEY_NAME ? null : name;
 }

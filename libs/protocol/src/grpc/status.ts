@@ -67,6 +67,7 @@ export const STATUS_BY_ERROR_CODE = Object.freeze({
   PERMISSION_DENIED: Status.PERMISSION_DENIED,
   ENROLLMENT_TOKEN_REJECTED: Status.UNAUTHENTICATED,
   NOT_IMPLEMENTED: Status.UNIMPLEMENTED,
+  KEY_BUNDLE_REJECTED: Status.INVALID_ARGUMENT,
 } as const satisfies Record<FleetkeyErrorCode, Status>);
 
 /** A status as grpc-js sends it from a handler. */
