@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { registerRestoreCommand } from './backup/index.js';
 import { registerRotationPolicyCommand } from './rotation/policy-command.js';
 import { initController } from './datadir/init.js';
+import { renewServerTls } from './datadir/renew-tls.js';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger.js';
 import {
   DEFAULT_AUDIT_SIGN_INTERVAL_MS,
@@ -247,6 +248,32 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
         } else {
           fail(error);
         }
+      }
+    });
+
+  program
+    .command('tls-renew')
+    .description(
+      "Give the controller a new TLS server identity: a fresh key and a certificate from the controller TLS CA in the KMS (397 days), for the names in controller.json or the ones given. Clients trust the TLS CA, so nothing changes for them; serve uses the new identity at its next start. Safe while serve runs.",
+    )
+    .requiredOption('--data-dir <dir>', 'the data directory')
+    .option('--tls-name <name>', 'a DNS name or IP address clients use (repeatable; replaces the stored names)', collect)
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(async (options: { dataDir: string; tlsName?: string[]; output: 'text' | 'json' }) => {
+      try {
+        const names = options.tlsName ?? [];
+        const renewed = await renewServerTls({
+          dataDir: options.dataDir,
+          env: io.env,
+          ...(names.length === 0 ? {} : { dnsNames: names.filter((name) => isIP(name) === 0), ipAddresses: names.filter((name) => isIP(name) !== 0) }),
+        });
+        if (options.output === 'json') {
+          io.stdout(`${JSON.stringify({ notAfter: renewed.notAfter.toISOString(), serialNumber: renewed.serialNumber, dnsNames: renewed.dnsNames, ipAddresses: renewed.ipAddresses })}\n`);
+        } else {
+          io.stdout(`New TLS server certificate ${renewed.serialNumber} for ${[...renewed.dnsNames, ...renewed.ipAddresses].join(', ')}, valid until ${renewed.notAfter.toISOString()}. Restart serve to use it.\n`);
+        }
+      } catch (error) {
+        fail(error);
       }
     });
 

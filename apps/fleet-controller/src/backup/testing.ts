@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import { unwrapWithPrivateKey } from '@fleetkey/crypto';
-import { createKmsProvider } from '@fleetkey/kms-providers';
 import {
   DeviceService,
   OperatorService,
@@ -31,7 +30,8 @@ import { ControllerCore } from '../core/core.js';
 import { loadControllerKeys } from '../core/controller-keys.js';
 import { derToPem, openServerTls } from '../core/server-tls.js';
 import { initController } from '../datadir/init.js';
-import { dataDirPaths, inDataDir, readControllerSettings, type DataDirPaths } from '../datadir/layout.js';
+import { dataDirPaths, type DataDirPaths } from '../datadir/layout.js';
+import { openDataDirKms } from '../datadir/open-kms.js';
 import { FleetEvents, type FleetPublisher } from '../fleet-events/index.js';
 import { createFleetAdministration } from '../fleets/administration.js';
 import { createOperatorService } from '../operator/operator-service.js';
@@ -106,9 +106,7 @@ export async function startBackupHarness(options: { readonly secondaryKms?: Seco
   const dataDir = join(parent, 'controller');
   const initialised = await initController({ dataDir, kms: 'local', fleet, env: {} });
   const paths = dataDirPaths(dataDir);
-  const settings = readControllerSettings(paths);
-  const local = settings.kms['local'] as { path: string; passphraseFile: string };
-  const kms = await createKmsProvider({ provider: 'local', local: { path: inDataDir(paths, local.path), passphraseFile: inDataDir(paths, local.passphraseFile) } });
+  const kms = (await openDataDirKms(paths, {})).provider;
   const clock = Date.now;
   const repository = await openSqliteRepository({ path: paths.state, clock });
   const controllerKeys = await loadControllerKeys(repository);

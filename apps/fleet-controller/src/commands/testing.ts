@@ -14,7 +14,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { createKmsProvider } from '@fleetkey/kms-providers';
 import {
   DeviceService,
   OperatorService,
@@ -33,7 +32,8 @@ import { ControllerCore } from '../core/core.js';
 import { loadControllerKeys } from '../core/controller-keys.js';
 import { derToPem, openServerTls } from '../core/server-tls.js';
 import { initController } from '../datadir/init.js';
-import { dataDirPaths, inDataDir, readControllerSettings } from '../datadir/layout.js';
+import { dataDirPaths } from '../datadir/layout.js';
+import { openDataDirKms } from '../datadir/open-kms.js';
 import { FleetEvents } from '../fleet-events/index.js';
 import { createFleetAdministration } from '../fleets/administration.js';
 import { createOperatorService } from '../operator/operator-service.js';
@@ -102,9 +102,7 @@ export async function startCommandsHarness(options: CommandsPowerOptions & { fle
   await initController({ dataDir, kms: 'local', fleet, env: {} });
   const clock = manualClock(Date.now());
   const paths = dataDirPaths(dataDir);
-  const settings = readControllerSettings(paths);
-  const local = settings.kms['local'] as { path: string; passphraseFile: string };
-  const kms = await createKmsProvider({ provider: 'local', local: { path: inDataDir(paths, local.path), passphraseFile: inDataDir(paths, local.passphraseFile) } });
+  const kms = (await openDataDirKms(paths, {})).provider;
   const repository = await openSqliteRepository({ path: paths.state, clock });
   const core = new ControllerCore({ repository, kms, clock, controllerKeys: await loadControllerKeys(repository) });
   const tls = await openServerTls(kms, new Uint8Array(await readFile(paths.serverKey)), await readFile(paths.serverCertificate, 'utf8'));

@@ -18,12 +18,12 @@ import { generateKeyPair, keyCommitmentMatches, unwrapWithPrivateKey, verifySign
 import type { KeyState } from '@fleetkey/key-types';
 import { EpochManifestSchema, keyBundleWrapContext, type EpochManifest, keyStateFromProto, signatureAlgorithmFromProto, verifyPayload, type EmergencyKey, type KeyBundle } from '@fleetkey/protocol';
 import { InMemoryMetricsSink, withMetrics, type KmsProvider } from '@fleetkey/kms-core';
-import { createKmsProvider } from '@fleetkey/kms-providers';
 import { ControllerCore } from '../core/core.js';
 import { loadControllerKeys } from '../core/controller-keys.js';
 import { derToPem, openServerTls } from '../core/server-tls.js';
 import { initController } from '../datadir/init.js';
-import { dataDirPaths, inDataDir, readControllerSettings } from '../datadir/layout.js';
+import { dataDirPaths } from '../datadir/layout.js';
+import { openDataDirKms } from '../datadir/open-kms.js';
 import { FleetEvents } from '../fleet-events/index.js';
 import { authenticateDevice, emergencyKeyOf, issueFleetDeviceCertificate } from '../provisioning/index.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
@@ -55,9 +55,7 @@ export interface OpenedDataDir {
 /** Opens an existing data directory the way `serve` does (local KMS provider), with `clock`. */
 export async function openDataDir(dataDir: string, clock: () => number): Promise<OpenedDataDir> {
   const paths = dataDirPaths(dataDir);
-  const settings = readControllerSettings(paths);
-  const local = settings.kms['local'] as { path: string; passphraseFile: string };
-  const inner = await createKmsProvider({ provider: 'local', local: { path: inDataDir(paths, local.path), passphraseFile: inDataDir(paths, local.passphraseFile) } });
+  const inner = (await openDataDirKms(paths, {})).provider;
   const kmsSink = new InMemoryMetricsSink();
   const kms = withMetrics(inner, kmsSink);
   const repository = await openSqliteRepository({ path: paths.state, clock });

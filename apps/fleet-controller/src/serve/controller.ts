@@ -13,7 +13,6 @@ import { X509Certificate } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { isFleetkeyError } from '@fleetkey/key-types';
 import type { KmsEnvironment } from '@fleetkey/kms-core';
-import { createKmsProviderStack } from '@fleetkey/kms-providers';
 import {
   DeviceService,
   OperatorService,
@@ -28,7 +27,8 @@ import { signHead } from '../audit/index.js';
 import { ControllerCore } from '../core/core.js';
 import { loadControllerKeys } from '../core/controller-keys.js';
 import { derToPem, openServerTls } from '../core/server-tls.js';
-import { dataDirPaths, inDataDir, readControllerSettings, type DataDirPaths } from '../datadir/layout.js';
+import { dataDirPaths, readControllerSettings, type DataDirPaths } from '../datadir/layout.js';
+import { openDataDirKms } from '../datadir/open-kms.js';
 import { createFleetAdministration } from '../fleets/administration.js';
 import type { ComponentHealthReport } from '../operator/deps.js';
 import { createOperatorService } from '../operator/operator-service.js';
@@ -50,6 +50,8 @@ export const DEFAULT_MQTT_LISTEN = '127.0.0.1:8883';
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9090';
 export const DEFAULT_AUDIT_SIGN_INTERVAL_MS = 5 * 60_000;
 export const DEFAULT_DRAIN_MS = 10_000;
+/** serve warns at start when the TLS server certificate has less than this left. */
+export const TLS_RENEWAL_WARNING_MS = 30 * 86_400_000;
 
 export interface ServeOptions {
   readonly dataDir: string;
@@ -86,20 +88,6 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
-/** The KMS configuration from controller.json, with local paths resolved and the Vault token from the environment. */
-function kmsConfigFor(paths: DataDirPaths, stored: Record<string, unknown>, env: KmsEnvironment): Record<string, unknown> {
-  const config: Record<string, unknown> = { ...stored };
-  const local = stored['local'] as { path?: string; passphraseFile?: string } | undefined;
-  if (local?.path !== undefined && local.passphraseFile !== undefined) {
-    config['local'] = { path: inDataDir(paths, local.path), passphraseFile: inDataDir(paths, local.passphraseFile) };
-  }
-  const vault = stored['vault'] as Record<string, unknown> | undefined;
-  if (vault !== undefined && vault['token'] === undefined && vault['tokenFile'] === undefined && env['VAULT_TOKEN'] !== undefined) {
-    config['vault'] = { ...vault, token: env['VAULT_TOKEN'] };
-  }
-  return config;
-}
-
 /** Every fleet CA certificate, PEM, concatenated: what the TLS servers ask client certificates to chain to. */
 async function fleetCaBundle(core: ControllerCore): Promise<Buffer> {
   const fleets = await core.repository.listFleets();
@@ -111,7 +99,8 @@ async function fleetCaBundle(core: ControllerCore): Promise<Buffer> {
 export async function startController(options: ServeOptions): Promise<RunningController> {
   const clock = options.clock ?? Date.now;
   const paths = dataDirPaths(options.dataDir);
-  const settings = readControllerSettings(paths);
+  // Fails fast, before any listener, when DIR is not a data directory.
+  readControllerSettings(paths);
   const logger = createLogger({ level: options.logLevel ?? 'info', name: 'fleet-controller', ...(options.logDestination === undefined ? {} : { destination: options.logDestination }) });
   const metrics = createControllerMetrics();
   const grpcAt = parseListenAddress(options.grpcListen ?? DEFAULT_GRPC_LISTEN);
@@ -130,7 +119,7 @@ export async function startController(options: ServeOptions): Promise<RunningCon
   };
 
   try {
-    const stack = await createKmsProviderStack(kmsConfigFor(paths, settings.kms, options.env), { env: options.env, source: 'env', metrics: metrics.kmsSink });
+    const stack = await openDataDirKms(paths, options.env, { metrics: metrics.kmsSink });
     const kms = stack.provider;
     cleanups.push(() => kms.close());
     const repository: Repository = await openSqliteRepository({ path: paths.state, clock, onAuditAppended: (record) => metrics.countAudit(record.action, record.result) });
@@ -161,7 +150,9 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     cleanups.push(() => {
       tls.privateKeyPem.fill(0);
     });
-    if (tls.notAfter.getTime() < clock()) logger.warn({ notAfter: tls.notAfter.toISOString() }, 'the TLS server certificate has expired');
+    if (tls.notAfter.getTime() - clock() < TLS_RENEWAL_WARNING_MS) {
+      logger.warn({ notAfter: tls.notAfter.toISOString() }, 'the TLS server certificate expires within 30 days (or has expired): run fleet-controller tls-renew and restart');
+    }
     const caProvider = new InMemoryCertificateProvider(await fleetCaBundle(core), tls.certificateChainPem, tls.privateKeyPem);
 
     const broker: EmbeddedBroker = await startMqttBroker({

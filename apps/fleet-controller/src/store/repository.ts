@@ -463,6 +463,7 @@ export const AUDIT_ACTIONS = [
   'approval.approve',
   'epoch.destroy',
   'fleet.delete',
+  'tls.renew',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
