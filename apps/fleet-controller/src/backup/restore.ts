@@ -10,7 +10,7 @@
  * archive never chooses an endpoint: a forged archive cannot point a restore at its author's KMS.
  *
  * Primary: the signature is checked with the audit key's public half from the KMS, the state is
- * restored as it was, and a `controller.init` record (origin restore) is appended and signed.
+ * restored as it was, and a `backup.restore` record is appended and signed.
  *
  * Secondary (the primary KMS is gone): the data key comes from the secondary wrap; the signature
  * can only be checked against the public key the archive records (its header is bound into every
@@ -216,7 +216,7 @@ export async function restoreController(options: RestoreOptions): Promise<Restor
     if (options.kmsFrom === 'primary') {
       const tls = await openServerTls(provider, serverKey, certificatePem);
       tls.privateKeyPem.fill(0);
-      await repository.audit.append({ actor: 'system', action: 'controller.init', result: 'ok', details: { origin: 'restore', backup: header.backupId, kms: 'primary' } });
+      await repository.audit.append({ actor: 'system', action: 'backup.restore', result: 'ok', details: { backup: header.backupId, kms: 'primary' } });
       await signHead(repository, await kmsSigner(provider, keys.auditKeyId), clock());
     } else {
       const section = decodeSecondarySection(entry('secondary.json'));
@@ -234,7 +234,7 @@ export async function restoreController(options: RestoreOptions): Promise<Restor
       await repository.transaction(async (tx) => {
         await saveControllerKeys(tx, { ...keys, kmsProvider: provider.name, kekId: section.keyId, auditKeyId: auditKey.keyId });
         await tx.audit.append({ actor: 'system', action: 'key.create', keyRef: `audit:${auditKey.keyId}`, result: 'ok', details: { kind: 'audit', spec: auditKey.spec } });
-        await tx.audit.append({ actor: 'system', action: 'controller.init', result: 'ok', details: { origin: 'restore', backup: header.backupId, kms: 'secondary' } });
+        await tx.audit.append({ actor: 'system', action: 'backup.restore', result: 'ok', details: { backup: header.backupId, kms: 'secondary' } });
       });
       await signHead(repository, await kmsSigner(provider, auditKey.keyId), clock());
       limitations = await secondaryLimitations(repository, provider.name, tls.notAfter);

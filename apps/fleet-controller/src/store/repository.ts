@@ -464,6 +464,7 @@ export const AUDIT_ACTIONS = [
   'epoch.destroy',
   'fleet.delete',
   'tls.renew',
+  'backup.restore',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
