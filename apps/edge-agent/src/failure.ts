@@ -6,7 +6,7 @@
  * Trust boundary: server text and local messages are shown after control characters are replaced
  * and cut to a bound; no message built here contains the token or any key.
  */
-import { EXIT } from '@fleetkey/cli';
+import { EXIT, printable as terminalSafe } from '@fleetkey/cli';
 import { isFleetkeyError } from '@fleetkey/key-types';
 import { RpcError } from '@fleetkey/protocol';
 import { status as Status } from '@grpc/grpc-js';
@@ -19,12 +19,9 @@ export interface Failure {
   readonly exitCode: number;
 }
 
-// C0, DEL and C1 controls, and the bidi overrides: nothing the terminal would act on.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
+/** Terminal-safe text (libs/cli `printable`), cut at MAX_DETAIL_LENGTH. */
 export function printable(text: string): string {
-  const clean = text.replace(UNSAFE_CHARACTERS, '\ufffd');
+  const clean = terminalSafe(text);
   return clean.length > MAX_DETAIL_LENGTH ? `${clean.slice(0, MAX_DETAIL_LENGTH)}...` : clean;
 }
 

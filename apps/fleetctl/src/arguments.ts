@@ -6,7 +6,7 @@
  * Trust boundary: the operator's command line. Every bound is checked here, before anything is
  * sent, so a typo fails fast and locally instead of as a server-side INVALID_ARGUMENT.
  */
-import { durationArgument } from '@fleetkey/cli';
+import { durationArgument, hasControlCharacters } from '@fleetkey/cli';
 import { isValidIdentifier, type AsymmetricAlgorithm } from '@fleetkey/key-types';
 import { InvalidArgumentError, Option } from 'commander';
 
@@ -76,8 +76,7 @@ export function timeoutSeconds(value: string): number {
 export function boundedText(maxBytes: number): (value: string) => string {
   return (value) => {
     if (Buffer.byteLength(value, 'utf8') > maxBytes) throw new InvalidArgumentError(`expected at most ${maxBytes} bytes.`);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidArgumentError('control characters are not allowed.');
+    if (hasControlCharacters(value)) throw new InvalidArgumentError('control characters are not allowed.');
     return value;
   };
 }

@@ -7,6 +7,7 @@
  * before they reach a terminal, so a hostile name cannot move the cursor, rewrite earlier lines or
  * set the window title; JSON escapes them itself.
  */
+import { printable } from '@fleetkey/cli';
 import { timestampDate, type Duration, type Timestamp } from '@bufbuild/protobuf/wkt';
 
 export const OUTPUT_FORMATS = ['table', 'json'] as const;
@@ -26,14 +27,7 @@ export interface Column<R> {
 /** Shown in a table cell for an unset value. */
 export const EMPTY_CELL = '-';
 
-// C0 and C1 controls, DEL, and the bidi overrides that can make text read differently than it is.
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-/** `text` with every control character replaced by U+FFFD, safe to write to a terminal. */
-export function printable(text: string): string {
-  return text.replace(UNSAFE_CHARACTERS, '\ufffd');
-}
+export { printable };
 
 /** Renders rows under headers, columns separated by two spaces, the last column unpadded. */
 export function renderTable<R>(columns: readonly Column<R>[], rows: readonly R[]): string {

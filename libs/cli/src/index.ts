@@ -2,3 +2,4 @@
 export * from './program.js';
 export * from './duration.js';
 export * from './warnings.js';
+export * from './text.js';

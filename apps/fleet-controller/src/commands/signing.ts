@@ -7,6 +7,7 @@
  * asks it to sign. Reasons are operator input: bounded, without control characters, and kept out of
  * the audit log when they look like a secret (the audit guard would refuse the whole record).
  */
+import { hasControlCharacters } from '@fleetkey/cli';
 import { emergencyKeyId, payloadSignerOf, type PayloadSigner } from '@fleetkey/protocol';
 import { InvalidArgument } from '@fleetkey/key-types';
 import { looksSecret } from '../audit/index.js';
@@ -33,8 +34,7 @@ export async function emergencyPayloadSigner(core: ControllerCore, fleetId: stri
 export function requiredReason(field: string, reason: string): string {
   if (reason.trim() === '') throw new InvalidArgument(`"${field}" is required`);
   if (Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) throw new InvalidArgument(`"${field}" expected at most ${MAX_REASON_BYTES} bytes`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new InvalidArgument(`"${field}" must not contain control characters`);
+  if (hasControlCharacters(reason)) throw new InvalidArgument(`"${field}" must not contain control characters`);
   return reason;
 }
 
