@@ -23,9 +23,7 @@ import type { VerifiedCsr } from '@fleetkey/crypto';
 import { EnrollResponseSchema, type EnrollRequest, type EnrollResponse } from '@fleetkey/protocol';
 import { loadRevocationList } from '../fleets/settings.js';
 import type { ControllerCore } from '../core/core.js';
-import { MAX_TOKEN_LENGTH, RecordExists, TOKEN_PREFIX, hashToken, type BurnFailureReason, type EnrollmentToken } from '../store/index.js';
-import { lockdownsInForce } from '../commands/lockdown-state.js';
-import { scopeConcerns } from '../commands/scope.js';
+import { MAX_TOKEN_LENGTH, RecordExists, TOKEN_PREFIX, hashToken, type BurnFailureReason, type CommandScope, type EnrollmentToken } from '../store/index.js';
 import { emergencyKeyOf, issueFleetDeviceCertificate, keyBundleFor, verifyDeviceCsr } from './device-keys.js';
 import { isValidSerial, serialMatches } from './serial-pattern.js';
 
@@ -64,9 +62,13 @@ function presentedTokenHash(token: string): Uint8Array | undefined {
  * applies it (from the retained topic or the command stream) instead of starting unlocked.
  */
 async function commandSequenceFor(core: ControllerCore, fleetId: string, groupId: string | null, deviceId: string): Promise<number> {
-  const concerning = (await lockdownsInForce(core.repository, fleetId)).filter((command) => scopeConcerns(command.scope, { deviceId, groupId }));
-  if (concerning.length === 0) return core.repository.currentSequence(fleetId);
-  return Math.min(...concerning.map((command) => command.sequence)) - 1;
+  // A lockdown of scope S is in force when the latest LOCKDOWN-or-LIFT of exactly S is a LOCKDOWN
+  // (../commands/lockdown-state.ts); only the scopes that concern this robot are looked at.
+  const scopes: CommandScope[] = [{ kind: 'fleet' }, { kind: 'device', deviceId }, ...(groupId === null ? [] : [{ kind: 'group' as const, groupId }])];
+  const latest = await Promise.all(scopes.map((scope) => core.repository.latestCommandFor(fleetId, scope, ['lockdown', 'lift'])));
+  const inForce = latest.filter((command) => command?.action === 'lockdown').map((command) => command!.sequence);
+  if (inForce.length === 0) return core.repository.currentSequence(fleetId);
+  return Math.min(...inForce) - 1;
 }
 
 export async function enroll(deps: EnrollmentDeps, request: EnrollRequest): Promise<EnrollResponse> {

@@ -391,6 +391,8 @@ export interface RepositoryTx {
   getCommand(fleetId: string, sequence: number): Promise<IssuedCommand | undefined>;
   /** Ascending by sequence; `afterSequence` excludes it and everything before; at most `limit` (≤ 1000, default 1000). */
   listCommands(fleetId: string, filter?: { readonly afterSequence?: number; readonly action?: CommandAction; readonly limit?: number }): Promise<IssuedCommand[]>;
+  /** The fleet's latest command of one of `actions` for exactly `scope`, undefined when none. */
+  latestCommandFor(fleetId: string, scope: CommandScope, actions: readonly CommandAction[]): Promise<IssuedCommand | undefined>;
   /** One ack per device and command: a later ack replaces an earlier one. @throws RecordNotFound for an unknown command or device. */
   recordCommandAck(input: NewCommandAck): Promise<CommandAck>;
   /** Ordered by device id. */

@@ -614,6 +614,10 @@ export function runRepositoryConformance(name: string, factory: RepositoryFactor
         expect((await repo.listCommands('alpha')).map((c) => c.sequence)).toEqual([first, second]);
         expect((await repo.listCommands('alpha', { afterSequence: first })).map((c) => c.sequence)).toEqual([second]);
         expect((await repo.listCommands('alpha', { action: 'lift' })).map((c) => c.action)).toEqual(['lift']);
+        expect((await repo.latestCommandFor('alpha', { kind: 'group', groupId: 'line-1' }, ['lockdown', 'lift']))?.sequence).toBe(second);
+        expect((await repo.latestCommandFor('alpha', { kind: 'fleet' }, ['lockdown', 'lift']))?.sequence).toBe(first);
+        expect(await repo.latestCommandFor('alpha', { kind: 'fleet' }, ['lift'])).toBeUndefined();
+        expect(await repo.latestCommandFor('beta', { kind: 'fleet' }, ['lockdown'])).toBeUndefined();
         expect(await repo.listCommands('beta')).toEqual([]);
         await expectCode(repo.createCommand(command(first)), 'RECORD_EXISTS');
         await expectCode(repo.createCommand(command(9, { fleetId: 'nope' })), 'RECORD_NOT_FOUND');

@@ -71,6 +71,7 @@ const TX_METHODS: Readonly<Record<Exclude<keyof RepositoryTx, 'audit'>, true>> =
   createCommand: true,
   getCommand: true,
   listCommands: true,
+  latestCommandFor: true,
   recordCommandAck: true,
   listCommandAcks: true,
   createLiftRequest: true,

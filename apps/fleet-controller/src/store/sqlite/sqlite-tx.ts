@@ -22,6 +22,7 @@ import {
   SIGNED_ARTIFACT_KINDS,
   type CommandAck,
   type CommandAction,
+  type CommandScope,
   type DeviceAckKind,
   type IssuedCommand,
   type LiftApproval,
@@ -602,6 +603,19 @@ export class SqliteTxView {
     sql += ' ORDER BY sequence LIMIT ?';
     params.push(limit);
     return this.db.prepare<(string | number)[], CommandRow>(sql).all(...params).map(commandFromRow);
+  }
+
+  async latestCommandFor(fleetId: string, scope: CommandScope, actions: readonly CommandAction[]): Promise<IssuedCommand | undefined> {
+    const target = v.scope(scope);
+    if (!Array.isArray(actions) || actions.length === 0) throw new TypeError('"actions" expected at least one action');
+    const wanted = actions.map((action) => v.oneOf('action', action, COMMAND_ACTIONS));
+    // Walks the fleet's commands backwards by primary key and stops at the first match.
+    const row = this.db
+      .prepare<(string | null)[], CommandRow>(
+        `SELECT * FROM commands WHERE fleet_id = ? AND scope_kind = ? AND scope_id IS ? AND action IN (${wanted.map(() => '?').join(', ')}) ORDER BY sequence DESC LIMIT 1`,
+      )
+      .get(v.id('fleet', fleetId), target.kind, target.id, ...wanted);
+    return row === undefined ? undefined : commandFromRow(row);
   }
 
   async recordCommandAck(input: NewCommandAck): Promise<CommandAck> {
