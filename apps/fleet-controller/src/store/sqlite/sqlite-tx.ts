@@ -111,6 +111,22 @@ const ACK_COLUMNS: Readonly<Record<DeviceAckKind, string>> = Object.freeze({
   'revocation-list': 'acked_revocation_sequence',
 });
 
+/** WHERE conditions (and their parameters) selecting one fleet — or every fleet — and optionally one group. */
+function fleetAndGroup(fleets: FleetSelector, groupId: string | undefined): { where: string[]; params: (string | number)[] } {
+  const fleetId = v.fleetSelector(fleets);
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (fleetId !== null) {
+    where.push('fleet_id = ?');
+    params.push(fleetId);
+  }
+  if (groupId !== undefined) {
+    where.push('group_id = ?');
+    params.push(v.id('group', groupId));
+  }
+  return { where, params };
+}
+
 export class SqliteTxView {
   constructor(
     private readonly db: Database.Database,
@@ -286,17 +302,7 @@ export class SqliteTxView {
   }
 
   async listEnrollmentTokens(fleets: FleetSelector, filter: EnrollmentTokenFilter = {}): Promise<EnrollmentToken[]> {
-    const fleetId = v.fleetSelector(fleets);
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (fleetId !== null) {
-      where.push('fleet_id = ?');
-      params.push(fleetId);
-    }
-    if (filter.groupId !== undefined) {
-      where.push('group_id = ?');
-      params.push(v.id('group', filter.groupId));
-    }
+    const { where, params } = fleetAndGroup(fleets, filter.groupId);
     if (filter.usableAt !== undefined) {
       where.push('used_at IS NULL AND revoked_at IS NULL AND expires_at > ?');
       params.push(v.millis('usableAt', filter.usableAt));
@@ -379,24 +385,14 @@ export class SqliteTxView {
   }
 
   async listDevices(fleets: FleetSelector, filter: DeviceFilter = {}): Promise<Device[]> {
-    const fleetId = v.fleetSelector(fleets);
-    const where: string[] = [];
-    const params: string[] = [];
-    if (fleetId !== null) {
-      where.push('fleet_id = ?');
-      params.push(fleetId);
-    }
-    if (filter.groupId !== undefined) {
-      where.push('group_id = ?');
-      params.push(v.id('group', filter.groupId));
-    }
+    const { where, params } = fleetAndGroup(fleets, filter.groupId);
     if (filter.status !== undefined) {
       if (filter.status !== 'active' && filter.status !== 'revoked') throw new TypeError('"status" expected active or revoked');
       where.push('status = ?');
       params.push(filter.status);
     }
     const sql = `SELECT * FROM devices ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY fleet_id, device_id`;
-    return this.db.prepare<string[], DeviceRow>(sql).all(...params).map(deviceFromRow);
+    return this.db.prepare<(string | number)[], DeviceRow>(sql).all(...params).map(deviceFromRow);
   }
 
   async revokeDevice(fleetId: string, deviceId: string, reason?: string): Promise<Device> {
