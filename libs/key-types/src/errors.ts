@@ -61,7 +61,12 @@ export type FleetkeyErrorCode =
   | 'PERMISSION_DENIED'
   | 'ENROLLMENT_TOKEN_REJECTED'
   | 'NOT_IMPLEMENTED'
-  | 'KEY_BUNDLE_REJECTED';
+  | 'KEY_BUNDLE_REJECTED'
+  // the edge agent
+  | 'DEVICE_LOCKED'
+  | 'KEYS_EXPIRED'
+  | 'COMMAND_REJECTED'
+  | 'PEER_REFUSED';
 
 export interface FleetkeyErrorOptions {
   cause?: unknown;
@@ -145,4 +150,30 @@ export class EnrollmentTokenRejected extends FleetkeyError {
 /** The operation is part of the contract but this build does not provide it yet. */
 export class NotImplemented extends FleetkeyError {
   readonly code = 'NOT_IMPLEMENTED' as const;
+}
+
+/** The robot is LOCKED by a signed lockdown (or revoked): every cryptographic call is refused until a signed LIFT. */
+export class DeviceLocked extends FleetkeyError {
+  readonly code = 'DEVICE_LOCKED' as const;
+  constructor(reason?: string, options: FleetkeyErrorOptions = {}) {
+    super(reason === undefined || reason.length === 0 ? 'the device is locked' : `the device is locked: ${reason}`, options);
+  }
+}
+
+/**
+ * The robot has no communication key it may seal with: its epochs are past their not_after, or it
+ * has been offline longer than its max_offline bound. Data sealed earlier still opens.
+ */
+export class KeysExpired extends FleetkeyError {
+  readonly code = 'KEYS_EXPIRED' as const;
+}
+
+/** A signed command was refused (forged, replayed, expired, out of scope or malformed) and not obeyed. */
+export class CommandRejected extends FleetkeyError {
+  readonly code = 'COMMAND_REJECTED' as const;
+}
+
+/** A peer agent was refused: unknown address, a certificate of another CA or fleet, a revoked device, or not the expected device. */
+export class PeerRefused extends FleetkeyError {
+  readonly code = 'PEER_REFUSED' as const;
 }

@@ -26,8 +26,8 @@ export const MAX_SIGNED_COMMAND_BYTES = 16 * KiB;
 export const MAX_KEY_BUNDLE_BYTES = 128 * KiB;
 /** A serialized SignedRevocationList (payload max 2 MiB + signature + key reference). */
 export const MAX_SIGNED_REVOCATION_LIST_BYTES = 2 * MiB + 4 * KiB;
-/** A serialized SealedMessage (payload max 260 KiB + signature + certificate max 16 KiB). */
-export const MAX_SEALED_MESSAGE_BYTES = 288 * KiB;
+/** A serialized SealedMessage (payload max 1 MiB + 8 KiB + signature + certificate max 16 KiB). */
+export const MAX_SEALED_MESSAGE_BYTES = MiB + 32 * KiB;
 /** A serialized Ack. */
 export const MAX_ACK_BYTES = 4 * KiB;
 /** A serialized DeviceStatusReport. */
@@ -37,7 +37,7 @@ export const MAX_SIGNED_PAYLOAD_BYTES = 8 * KiB;
 /** A serialized RevocationList inside SignedRevocationList, as the proto limit states. */
 export const MAX_REVOCATION_LIST_BYTES = 2 * MiB;
 /** A serialized SealedPayload inside SealedMessage, as the proto limit states. */
-export const MAX_SEALED_PAYLOAD_BYTES = 260 * KiB;
+export const MAX_SEALED_PAYLOAD_BYTES = MiB + 8 * KiB;
 
 // Our messages nest at most five levels (e.g. KeyBundle > SignedEpochManifest > KeyRef); the
 // walker refuses anything deeper than this rather than trusting the schema forever.

@@ -68,6 +68,10 @@ export const STATUS_BY_ERROR_CODE = Object.freeze({
   ENROLLMENT_TOKEN_REJECTED: Status.UNAUTHENTICATED,
   NOT_IMPLEMENTED: Status.UNIMPLEMENTED,
   KEY_BUNDLE_REJECTED: Status.INVALID_ARGUMENT,
+  DEVICE_LOCKED: Status.FAILED_PRECONDITION,
+  KEYS_EXPIRED: Status.FAILED_PRECONDITION,
+  COMMAND_REJECTED: Status.INVALID_ARGUMENT,
+  PEER_REFUSED: Status.PERMISSION_DENIED,
 } as const satisfies Record<FleetkeyErrorCode, Status>);
 
 /** A status as grpc-js sends it from a handler. */
