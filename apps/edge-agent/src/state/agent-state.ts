@@ -93,6 +93,8 @@ export interface LockState {
   readonly locked: boolean;
   readonly sequence: bigint | null;
   readonly since: Date | null;
+  /** The lockdown's reason as the signed command gave it (absent in states written before it was kept). */
+  readonly reason?: string;
 }
 
 export interface ContactState {
@@ -289,6 +291,52 @@ export class AgentState {
     this.#store.put({ keyId: id, algorithm: 'AES_256_GCM', state: epoch.state, material: epoch.key, notBefore: new Date(epoch.notBefore), notAfter: new Date(epoch.notAfter) });
   }
 
+  /** The key of a held communication epoch (a copy: the caller zeroizes it). @throws KeyNotFound. */
+  epochMaterial(keyId: VersionedKeyId): Uint8Array {
+    if (keyId.kind !== 'communication') throw new RangeError('"keyId" expected a communication key id');
+    return this.#store.get(keyId, keyId.version).material;
+  }
+
+  /** Moves a held epoch to the state its newer manifest gives. @throws KeyNotFound | IllegalStateTransition. */
+  transitionEpoch(keyId: VersionedKeyId, state: KeyState): void {
+    if (keyId.kind !== 'communication') throw new RangeError('"keyId" expected a communication key id');
+    this.#store.transition(keyId, keyId.version, state);
+  }
+
+  /** Shreds a held epoch (secure delete, WAL checkpointed). @throws KeyNotFound. */
+  deleteEpoch(keyId: VersionedKeyId): void {
+    if (keyId.kind !== 'communication') throw new RangeError('"keyId" expected a communication key id');
+    this.#store.secureDelete(keyId, keyId.version);
+  }
+
+  /** After a wipe: the next bundle's manifests are accepted whatever their sequence (the keys they list are gone). */
+  forgetManifestSequences(): void {
+    const sequences = this.sequences();
+    this.setSequences({ ...sequences, manifests: new Map() });
+  }
+
+  /** A storage key's material (a copy: the caller zeroizes it). @throws KeyNotFound. */
+  storageKeyMaterial(keyId: VersionedKeyId): Uint8Array {
+    if (keyId.kind !== 'storage') throw new RangeError('"keyId" expected a storage key id');
+    return this.#store.get(keyId, keyId.version).material;
+  }
+
+  /** Stores a new storage key; `key` stays the caller's. @throws KeyExists. */
+  putStorageKey(keyId: VersionedKeyId, key: Uint8Array): void {
+    if (keyId.kind !== 'storage') throw new RangeError('"keyId" expected a storage key id');
+    this.#store.put({ keyId, algorithm: 'AES_256_GCM', state: 'active', material: key });
+  }
+
+  /**
+   * Replaces the device certificate and CA chain after a renewal. The identity key stays: a
+   * renewal is a CSR signed by the current key (replacing the key in place is not crash-safe with
+   * one record per device id, and no flow needs it yet).
+   */
+  replaceCertificate(certificate: Uint8Array, caChain: readonly Uint8Array[]): void {
+    this.#store.setValue(VALUE_NAMES.certificate, certificate);
+    this.#json(VALUE_NAMES.fleetCa, { certificates: caChain.map(encodeBase64) });
+  }
+
   /** Every communication epoch, by key id then version. */
   epochs(): StoredEpoch[] {
     return this.#store
@@ -324,11 +372,16 @@ export class AgentState {
     const raw = this.#store.getValue(VALUE_NAMES.lock);
     if (raw === undefined) return { locked: false, sequence: null, since: null };
     const parsed = parseStoredJson(VALUE_NAMES.lock, raw, lockSchema);
-    return { locked: parsed.locked, sequence: parsed.sequence === null ? null : BigInt(parsed.sequence), since: parsed.since === null ? null : new Date(parsed.since) };
+    return {
+      locked: parsed.locked,
+      sequence: parsed.sequence === null ? null : BigInt(parsed.sequence),
+      since: parsed.since === null ? null : new Date(parsed.since),
+      ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
+    };
   }
 
   setLock(lock: LockState): void {
-    this.#json(VALUE_NAMES.lock, { locked: lock.locked, sequence: lock.sequence?.toString() ?? null, since: lock.since?.toISOString() ?? null });
+    this.#json(VALUE_NAMES.lock, { locked: lock.locked, sequence: lock.sequence?.toString() ?? null, since: lock.since?.toISOString() ?? null, ...(lock.reason === undefined ? {} : { reason: lock.reason }) });
   }
 
   /** Never contacted when nothing was recorded. @throws StoreCorrupt. */

@@ -93,6 +93,7 @@ export const lockSchema = z.strictObject({
   /** The command sequence that locked the agent, when a command did. */
   sequence: u64Text.nullable(),
   since: isoTime.nullable(),
+  reason: z.string().max(512).optional(),
 });
 
 export const contactSchema = z.strictObject({
