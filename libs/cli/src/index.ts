@@ -3,3 +3,4 @@ export * from './program.js';
 export * from './duration.js';
 export * from './warnings.js';
 export * from './text.js';
+export * from './logger.js';

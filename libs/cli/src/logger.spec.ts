@@ -1,7 +1,13 @@
 import { EnrollmentTokenRejected, InvalidArgument, Unauthenticated } from '@fleetkey/key-types';
 import { describe, expect, it } from 'vitest';
-import { generateToken } from '../store/tokens.js';
-import { LOG_LEVELS, REDACTED, WITHHELD_ERROR_MESSAGE, createLogger, isRedactedKeyName, scrubLogText, type LogLevel } from './logger.js';
+import { randomBytes } from 'node:crypto';
+import { LOG_LEVELS, REDACTED, WITHHELD_ERROR_MESSAGE, createLogger as createRedactingLogger, isRedactedKeyName, logTextScrubber, type CreateLoggerOptions, type LogLevel } from './logger.js';
+
+/** Token shapes like the controller's (prefix + base64url body). */
+const TOKEN_PREFIXES = { operator: 'fk_op_', enrollment: 'fk_enr_' } as const;
+const generateToken = (kind: keyof typeof TOKEN_PREFIXES): string => TOKEN_PREFIXES[kind] + randomBytes(32).toString('base64url');
+const createLogger = (options: Omit<CreateLoggerOptions, 'tokenPrefixes'>) => createRedactingLogger({ ...options, tokenPrefixes: Object.values(TOKEN_PREFIXES) });
+const scrubLogText = logTextScrubber(Object.values(TOKEN_PREFIXES));
 
 /** An in-memory destination: every line pino writes, as text and parsed. */
 function memoryLogger(level: LogLevel = 'info') {
@@ -163,5 +169,18 @@ describe('scrubLogText', () => {
     const line = JSON.stringify({ msg: `a ${token} b`, h: `Bearer\tabc.def`, k: '-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----' });
     const scrubbed = scrubLogText(line);
     expect(JSON.parse(scrubbed)).toEqual({ msg: `a ${REDACTED} b`, h: REDACTED, k: REDACTED });
+  });
+});
+
+describe('logTextScrubber', () => {
+  it('refuses a prefix that is not a plain lower-case word, so no pattern can be injected', () => {
+    expect(() => logTextScrubber(['fk_.*'])).toThrow(RangeError);
+    expect(() => logTextScrubber(['FK_'])).toThrow(RangeError);
+  });
+
+  it('without prefixes still scrubs bearer credentials and PEM private keys', () => {
+    const scrub = logTextScrubber();
+    expect(scrub('auth Bearer abc.def and fk_op_zzz')).toBe(`auth ${REDACTED} and fk_op_zzz`);
+    expect(scrub('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----')).toBe(REDACTED);
   });
 });
