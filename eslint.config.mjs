@@ -43,7 +43,8 @@ export default tseslint.config(
             { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:crypto', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:cli', onlyDependOnLibsWithTags: [] },
+            // The daemons' logger tells fleetkey errors (whose messages are safe to print) from any other.
+            { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:domain'] },
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [], bannedExternalImports: vendorSdks },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:shared', 'scope:agent'] },
             { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:shared', 'scope:controller'] },

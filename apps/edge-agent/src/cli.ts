@@ -14,11 +14,15 @@ import { Option, type Command } from 'commander';
 import { ProvisionSettingInvalid, provisionAgent } from './provisioning/index.js';
 import { readStatus, renderStatusText, type AgentStatus } from './status/index.js';
 import { describeFailure } from './failure.js';
+import { APP_TOKEN_PREFIX, DEFAULT_PEER_LISTEN, DEFAULT_SOCKET_PATH, LOG_LEVEL_NAMES, resolveServeSettings, type ServeFlags } from './serve/settings.js';
+import { serveAgent } from './serve/serve.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { isValidIdentifier } from '@fleetkey/key-types';
 
 export const DESCRIPTION = [
   'fleetkey edge agent: the key-management daemon on every robot.',
   'It keeps the robot identity and fleet communication keys in an encrypted keystore, serves robot applications over a local gRPC API on a Unix socket, and enforces emergency lockdown commands signed by the fleet controller.',
-  'This build provides `provision` (enroll a robot with a token at the factory station) and `status` (read its keystore); `serve`, the local API and agent-to-agent channels are not in it yet.',
+  'Commands: `provision` (enroll a robot with a token at the factory station), `serve` (the daemon: local API, controller link, peer channels), `status` (read the keystore, whether or not serve runs) and `app-token` (mint a token for one robot app).',
 ].join('\n\n');
 
 const MANIFEST_URL = new URL('../package.json', import.meta.url);
@@ -203,6 +207,66 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       } finally {
         passphrase?.fill(0);
       }
+    });
+
+  program
+    .command('serve')
+    .description(
+      'Run the agent: open the keystore, serve robot apps on the Unix socket, listen for other agents (mutual TLS 1.3, device certificates), and keep a link to the controller (gRPC mTLS and MQTT over TLS, reconnecting with backoff forever). Works offline from the cached keys, within --max-offline. Once bound it prints one JSON line to stdout: {"event":"ready","socket":PATH,"peer":"HOST:PORT"}; logs are JSON lines on stderr. SIGTERM stops it cleanly.',
+    )
+    .addOption(dataDirOption())
+    .addOption(passphraseOption())
+    .addOption(new Option('--config <file>', 'JSON config file: dataDir, socket, socketMode, socketGid, peerListen, peers {deviceId: "host:port"}, apps [{name, tokenSha256}], rateLimit {perSecond, burst}, maxMessageBytes, maxOffline, statusInterval, logLevel (flags and environment win)').env('FLEETKEY_AGENT_CONFIG'))
+    .addOption(new Option('--socket <path>', `the local API socket (default ${DEFAULT_SOCKET_PATH})`).env('FLEETKEY_AGENT_SOCKET'))
+    .addOption(new Option('--socket-mode <octal>', 'permissions of the socket file; never for other users (default 0660)').env('FLEETKEY_AGENT_SOCKET_MODE'))
+    .addOption(new Option('--socket-gid <gid>', 'numeric group that owns the socket (the group of the robot apps)').env('FLEETKEY_AGENT_SOCKET_GID'))
+    .addOption(new Option('--peer-listen <host:port>', `where other agents connect for channels; port 0 picks a free port (default ${DEFAULT_PEER_LISTEN})`).env('FLEETKEY_PEER_LISTEN'))
+    .addOption(new Option('--max-offline <duration>', 'how long cached keys may seal without contact with the controller, e.g. 72h (default 72h)').env('FLEETKEY_MAX_OFFLINE'))
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices([...LOG_LEVEL_NAMES]).env('FLEETKEY_LOG_LEVEL'))
+    .action(async (flags: ServeFlags) => {
+      let passphrase: Buffer | undefined;
+      try {
+        const settings = resolveServeSettings(flags, io.env);
+        passphrase = passphraseOf({ ...flags, output: 'text' });
+        const agent = await serveAgent(settings, passphrase === undefined ? {} : { passphrase });
+        io.stdout(`${JSON.stringify(agent.ready)}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off('SIGTERM', stop);
+            process.off('SIGINT', stop);
+            resolve();
+          };
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+        await agent.close();
+      } catch (error) {
+        fail(error);
+      } finally {
+        passphrase?.fill(0);
+      }
+    });
+
+  program
+    .command('app-token')
+    .description(
+      'Mint a token for one robot app. Prints the token once (give it to the app, which sends it as `authorization: Bearer TOKEN`) and the entry to add to the `apps` list of the serve config file, which holds only its SHA-256. Once any app is listed, calls without a listed token are refused.',
+    )
+    .requiredOption('--name <name>', 'the app name shown in logs (letters, digits, . _ -; at most 64)')
+    .addOption(outputOption('{"name","token","configEntry":{"name","tokenSha256"}}'))
+    .action((options: { name: string; output: 'text' | 'json' }) => {
+      if (!isValidIdentifier(options.name)) {
+        io.stderr('edge-agent: --name expected letters, digits, . _ - (at most 64)\n');
+        state.exitCode = EXIT.usage;
+        return;
+      }
+      const token = APP_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const configEntry = { name: options.name, tokenSha256: createHash('sha256').update(token).digest('hex') };
+      io.stdout(
+        options.output === 'json'
+          ? `${JSON.stringify({ name: options.name, token, configEntry })}\n`
+          : `token (shown once): ${token}\nadd to "apps" in the serve config: ${JSON.stringify(configEntry)}\n`,
+      );
     });
 
   return program;

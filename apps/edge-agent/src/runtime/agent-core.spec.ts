@@ -102,6 +102,23 @@ describe('AgentCore', () => {
     key.key.fill(0);
   });
 
+  it('stays locked while another lockdown scope still holds it; a revoked robot stays locked whatever is lifted', async () => {
+    const core = await coreOf(robot, () => T0);
+    core.lock({ sequence: 1n, reason: 'fleet drill', wipe: false, scope: 'fleet' });
+    core.lock({ sequence: 2n, reason: 'group incident', wipe: false, scope: 'group:west' });
+    core.unlock(3n, 'fleet');
+    expect(core.lockState()).toMatchObject({ locked: true, scopes: ['group:west'] });
+    open.pop()!.close();
+    const again = await coreOf(robot, () => T0);
+    expect(again.lockState()).toMatchObject({ locked: true, scopes: ['group:west'] });
+    again.unlock(4n, 'group:west');
+    expect(again.isLocked()).toBe(false);
+    again.lock({ sequence: 5n, reason: 'stolen', wipe: false, scope: 'revoked' });
+    again.unlock(6n, 'device:robot-a');
+    again.unlock(7n, 'fleet');
+    expect(again.isLocked()).toBe(true);
+  });
+
   it('shreds every communication epoch on a wipe', async () => {
     const core = await coreOf(robot, () => T0);
     core.lock({ sequence: 1n, reason: 'stolen', wipe: true });

@@ -186,20 +186,32 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   }
 
   /**
-   * Enters LOCKED (persisted first, so a restart stays locked); with `wipe`, every communication
-   * epoch is shredded too.
+   * Enters LOCKED for `scope` ('fleet', 'group:<G>', 'device:<D>'; default 'fleet'), persisted
+   * first so a restart stays locked; with `wipe`, every communication epoch is shredded too.
+   * Lockdowns of several scopes add up: each needs its own lift.
    */
-  lock(params: { sequence: bigint; reason: string; wipe: boolean }): void {
-    const next = { locked: true, sequence: params.sequence, since: this.now(), reason: params.reason };
+  lock(params: { sequence: bigint; reason: string; wipe: boolean; scope?: string }): void {
+    const scopes = [...new Set([...(this.#lock.locked ? (this.#lock.scopes ?? []) : []), params.scope ?? 'fleet'])];
+    const next = { locked: true, sequence: params.sequence, since: this.#lock.locked && this.#lock.since !== null ? this.#lock.since : this.now(), reason: params.reason, scopes };
     this.state.setLock(next);
     this.#lock = next;
     if (params.wipe) this.shredCommunicationKeys();
     this.emit('locked', next);
   }
 
-  /** Leaves LOCKED (a verified LIFT with a higher sequence). */
-  unlock(sequence: bigint): void {
+  /**
+   * A verified LIFT of `scope` (default: every scope) with a higher sequence: the robot leaves
+   * LOCKED once no lockdown scope remains.
+   */
+  unlock(sequence: bigint, scope?: string): void {
     if (!this.#lock.locked) return;
+    const remaining = scope === undefined || this.#lock.scopes === undefined ? [] : this.#lock.scopes.filter((held) => held !== scope);
+    if (remaining.length > 0) {
+      const next = { ...this.#lock, sequence, scopes: remaining };
+      this.state.setLock(next);
+      this.#lock = next;
+      return;
+    }
     const next = { locked: false, sequence, since: null, reason: '' };
     this.state.setLock(next);
     this.#lock = next;
@@ -374,7 +386,7 @@ export class AgentCore extends EventEmitter<AgentEvents> {
       if (isFleetkeyError(error, 'CERTIFICATE_INVALID') || isFleetkeyError(error, 'CERTIFICATE_REVOKED')) throw error;
       throw new PeerRefused('the peer certificate is not valid', { cause: error });
     }
-    if (this.#revocations.deviceIds.has(device.deviceId)) throw new CertificateRevoked(`device ${device.deviceId} is revoked`);
+    if (this.#revocations.deviceIds.has(device.deviceId)) throw new CertificateRevoked(device.serialNumber);
     if (expectedDeviceId !== undefined && expectedDeviceId.length > 0 && device.deviceId !== expectedDeviceId) {
       throw new PeerRefused(`the peer is ${device.deviceId}, not the expected ${expectedDeviceId}`);
     }

@@ -95,6 +95,11 @@ export interface LockState {
   readonly since: Date | null;
   /** The lockdown's reason as the signed command gave it (absent in states written before it was kept). */
   readonly reason?: string;
+  /**
+   * The lockdown scopes in force: 'fleet', 'group:<G>', 'device:<D>'. A lift of one scope leaves
+   * the robot locked while another still holds it. Absent in states written before it was kept.
+   */
+  readonly scopes?: readonly string[];
 }
 
 export interface ContactState {
@@ -377,11 +382,14 @@ export class AgentState {
       sequence: parsed.sequence === null ? null : BigInt(parsed.sequence),
       since: parsed.since === null ? null : new Date(parsed.since),
       ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
+      ...(parsed.scopes === undefined ? {} : { scopes: parsed.scopes }),
     };
   }
 
   setLock(lock: LockState): void {
-    this.#json(VALUE_NAMES.lock, { locked: lock.locked, sequence: lock.sequence?.toString() ?? null, since: lock.since?.toISOString() ?? null, ...(lock.reason === undefined ? {} : { reason: lock.reason }) });
+    this.#json(VALUE_NAMES.lock, { locked: lock.locked, sequence: lock.sequence?.toString() ?? null, since: lock.since?.toISOString() ?? null, ...(lock.reason === undefined ? {} : { reason: lock.reason }),
+      ...(lock.scopes === undefined ? {} : { scopes: [...lock.scopes] }),
+    });
   }
 
   /** Never contacted when nothing was recorded. @throws StoreCorrupt. */

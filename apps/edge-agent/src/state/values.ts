@@ -94,6 +94,8 @@ export const lockSchema = z.strictObject({
   sequence: u64Text.nullable(),
   since: isoTime.nullable(),
   reason: z.string().max(512).optional(),
+  /** The lockdown scopes in force ('fleet', 'group:G', 'device:D'); absent in states written before scopes were kept. */
+  scopes: z.array(z.string().min(1).max(80)).max(16).optional(),
 });
 
 export const contactSchema = z.strictObject({
