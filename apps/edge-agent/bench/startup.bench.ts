@@ -1,6 +1,8 @@
 /**
- * Start-up time and idle memory of the real `edge-agent serve` binary, next to a baseline measured
- * in the same run: the same launcher (Node + tsx registering a TypeScript entry point) for an
+ * Start-up time and idle memory of the real `edge-agent serve`, in its two forms — the production
+ * bundle (scripts/build.mjs, built into the temp dir for the run, plain Node) and the development
+ * launcher (bin/edge-agent.mjs, tsx) — each next to a baseline measured in the same run: plain
+ * Node printing a ready line (bench/fixtures/idle-plain.mjs), and the same tsx launcher for an
  * entry point that only prints a ready line (bench/fixtures/idle-bin.mjs).
  *
  * The robot is provisioned by a TestFleet into a temp dir; its keystore names an unreachable
@@ -23,8 +25,13 @@ import { AgentService, closeClient, createClient } from '@fleetkey/protocol';
 import { credentials } from '@grpc/grpc-js';
 import { TestFleet } from '../src/testing/test-fleet.js';
 
+type Variant = 'bundle' | 'plain' | 'agent' | 'baseline';
+const VARIANTS: readonly Variant[] = ['bundle', 'plain', 'agent', 'baseline'];
+
 const AGENT_BIN = new URL('../bin/edge-agent.mjs', import.meta.url).pathname;
 const BASELINE_BIN = new URL('./fixtures/idle-bin.mjs', import.meta.url).pathname;
+const PLAIN_BASELINE_BIN = new URL('./fixtures/idle-plain.mjs', import.meta.url).pathname;
+const BUILD_SCRIPT = new URL('../scripts/build.mjs', import.meta.url).href;
 const STARTS = 5;
 const IDLE_MS = 5_000;
 const RSS_TARGET_MB = 100;
@@ -82,63 +89,79 @@ async function assertServes(socketPath: string): Promise<void> {
 async function benchmark(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'fk-bench-start-'));
   const running: ChildProcess[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
   try {
     const fleet = await TestFleet.create({ fleet: 'bench' });
     const robot = await fleet.provision(DEVICE_ID, join(dir, 'robot'));
     const socketPath = join(dir, 'agent.sock');
     const agentArgs = ['serve', '--data-dir', robot.dataDir, '--socket', socketPath, '--peer-listen', '127.0.0.1:0'];
 
-    const agentMs: number[] = [];
-    const baselineMs: number[] = [];
+    const { buildAgentBundle } = (await import(BUILD_SCRIPT)) as { buildAgentBundle: (outfile: string) => Promise<string> };
+    // Inside the package, so the bundle finds the SQLite addon in node_modules as a deployment would.
+    const bundle = await buildAgentBundle(new URL(`../dist/edge-agent.bench-${process.pid}.mjs`, import.meta.url).pathname);
+    cleanups.push(() => rm(bundle, { force: true }));
+    const scripts: Record<Variant, { script: string; args: readonly string[]; socket?: string }> = {
+      bundle: { script: bundle, args: [...agentArgs.slice(0, 4), join(dir, 'bundle.sock'), ...agentArgs.slice(5)], socket: join(dir, 'bundle.sock') },
+      plain: { script: PLAIN_BASELINE_BIN, args: [] },
+      agent: { script: AGENT_BIN, args: agentArgs, socket: socketPath },
+      baseline: { script: BASELINE_BIN, args: [] },
+    };
+    const readyMs: Record<Variant, number[]> = { bundle: [], plain: [], agent: [], baseline: [] };
     const exitCodes: (number | null)[] = [];
-    let idle: { agent: Started; baseline: Started } | undefined;
+    const idle: Partial<Record<Variant, Started>> = {};
     for (let round = 0; round < STARTS; round++) {
       const last = round === STARTS - 1;
-      // Alternate which starts first, so drift in the machine's load hits both alike.
-      const order = round % 2 === 0 ? (['agent', 'baseline'] as const) : (['baseline', 'agent'] as const);
-      const started: Partial<Record<'agent' | 'baseline', Started>> = {};
+      // Rotate which starts first, so drift in the machine's load hits every variant alike.
+      const order = VARIANTS.map((_, index) => VARIANTS[(index + round) % VARIANTS.length]!);
       for (const which of order) {
-        const launched = which === 'agent' ? await start(AGENT_BIN, agentArgs) : await start(BASELINE_BIN, []);
+        const { script, args, socket } = scripts[which];
+        const launched = await start(script, args);
         running.push(launched.child);
-        started[which] = launched;
-        (which === 'agent' ? agentMs : baselineMs).push(launched.readyMs);
-        if (!last) {
-          if (which === 'agent') await assertServes(socketPath);
+        readyMs[which].push(launched.readyMs);
+        if (socket !== undefined) await assertServes(socket);
+        if (last) idle[which] = launched;
+        else {
           const code = await stop(launched.child);
-          if (which === 'agent') exitCodes.push(code);
+          if (socket !== undefined) exitCodes.push(code);
         }
       }
-      if (last) idle = { agent: started.agent!, baseline: started.baseline! };
     }
 
-    // The last start of each stays up: both idle side by side, then their memory is read.
-    await assertServes(socketPath);
+    // The last start of each stays up: all idle side by side, then their memory is read.
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const agentRss = await procStatusMb(idle!.agent.child.pid!, 'VmRSS');
-    const agentPeak = await procStatusMb(idle!.agent.child.pid!, 'VmHWM');
-    const baselineRss = await procStatusMb(idle!.baseline.child.pid!, 'VmRSS');
-    exitCodes.push(await stop(idle!.agent.child));
-    await stop(idle!.baseline.child);
+    const rss = {} as Record<Variant, number>;
+    for (const which of VARIANTS) rss[which] = await procStatusMb(idle[which]!.child.pid!, 'VmRSS');
+    const bundlePeak = await procStatusMb(idle.bundle!.child.pid!, 'VmHWM');
+    for (const which of VARIANTS) {
+      const code = await stop(idle[which]!.child);
+      if (scripts[which].socket !== undefined) exitCodes.push(code);
+    }
     const cleanExits = exitCodes.every((code) => code === 0);
+    const p50 = (which: Variant): string => `${percentile(readyMs[which], 50).toFixed(0)} ms / ${Math.max(...readyMs[which]).toFixed(0)} ms`;
 
     printMeasurements(`edge-agent serve start-up (spawn -> ready line, ${STARTS} starts each, interleaved; no controller reachable)`, [
-      ['agent: start-up p50 / max', `${percentile(agentMs, 50).toFixed(0)} ms / ${Math.max(...agentMs).toFixed(0)} ms`],
-      ['baseline: Node + tsx, trivial entry point, p50 / max', `${percentile(baselineMs, 50).toFixed(0)} ms / ${Math.max(...baselineMs).toFixed(0)} ms`],
-      ['agent start-up beyond the baseline (p50)', `${(percentile(agentMs, 50) - percentile(baselineMs, 50)).toFixed(0)} ms`],
+      ['agent, production bundle (node dist/edge-agent.mjs): p50 / max', p50('bundle')],
+      ['baseline: plain Node printing a ready line: p50 / max', p50('plain')],
+      ['agent, development launcher (tsx): p50 / max', p50('agent')],
+      ['baseline: Node + tsx, trivial entry point: p50 / max', p50('baseline')],
+      ['bundle start-up beyond plain Node (p50)', `${(percentile(readyMs.bundle, 50) - percentile(readyMs.plain, 50)).toFixed(0)} ms`],
     ]);
     printMeasurements(`idle resident memory after ${IDLE_MS / 1000} s (VmRSS)`, [
-      [`agent (target < ${RSS_TARGET_MB} MB)`, `${agentRss.toFixed(1)} MB ${agentRss < RSS_TARGET_MB ? 'met' : 'MISSED'}`],
-      ['agent peak so far (VmHWM)', `${agentPeak.toFixed(1)} MB`],
-      ['baseline: Node + tsx, trivial entry point', `${baselineRss.toFixed(1)} MB`],
-      ['agent exit code on SIGTERM', `${exitCodes.map(String).join(', ')} ${cleanExits ? '(all 0: ok)' : 'FAILED (expected 0)'}`],
+      [`agent, production bundle (target < ${RSS_TARGET_MB} MB)`, `${rss.bundle.toFixed(1)} MB ${rss.bundle < RSS_TARGET_MB ? 'met' : 'MISSED'}`],
+      ['agent, production bundle, peak so far (VmHWM)', `${bundlePeak.toFixed(1)} MB`],
+      ['baseline: plain Node', `${rss.plain.toFixed(1)} MB`],
+      ['agent, development launcher (tsx)', `${rss.agent.toFixed(1)} MB`],
+      ['baseline: Node + tsx, trivial entry point', `${rss.baseline.toFixed(1)} MB`],
+      ['agent exit code on SIGTERM (both forms)', `${exitCodes.map(String).join(', ')} ${cleanExits ? '(all 0: ok)' : 'FAILED (expected 0)'}`],
     ]);
     // A non-zero exit on SIGTERM is a bug, not noise: that one fails the run.
     if (!cleanExits) {
-      console.error(idle!.agent.stderr().slice(-2000));
+      console.error((idle.bundle ?? idle.agent)?.stderr().slice(-2000));
       process.exitCode = 1;
     }
   } finally {
     for (const child of running) await stop(child);
+    for (const cleanup of cleanups) await cleanup();
     await rm(dir, { recursive: true, force: true });
   }
 }

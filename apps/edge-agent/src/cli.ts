@@ -228,7 +228,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       try {
         const settings = resolveServeSettings(flags, io.env);
         passphrase = passphraseOf({ ...flags, output: 'text' });
-        const agent = await serveAgent(settings, passphrase === undefined ? {} : { passphrase });
+        const agent = await serveAgent(settings, { agentVersion: readPackageVersion(MANIFEST_URL), ...(passphrase === undefined ? {} : { passphrase }) });
         io.stdout(`${JSON.stringify(agent.ready)}\n`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {

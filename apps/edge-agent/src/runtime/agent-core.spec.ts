@@ -119,6 +119,16 @@ describe('AgentCore', () => {
     expect(again.isLocked()).toBe(true);
   });
 
+  it('hands out key copies: zeroizing one does not touch the next', async () => {
+    const core = await coreOf(robot, () => T0);
+    const first = core.sealingKey(false);
+    first.key.fill(0);
+    const second = core.openingKey('communication/acme/fleet', 1);
+    expect(Buffer.from(second.key).equals(Buffer.from(fleet.epochs[0]!.key))).toBe(true);
+    second.key.fill(0);
+    expect(Buffer.from(core.sealingKey(false).key).equals(Buffer.from(fleet.epochs[0]!.key))).toBe(true);
+  });
+
   it('shreds every communication epoch on a wipe', async () => {
     const core = await coreOf(robot, () => T0);
     core.lock({ sequence: 1n, reason: 'stolen', wipe: true });

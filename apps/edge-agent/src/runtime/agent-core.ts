@@ -13,10 +13,10 @@
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { CertificateRevoked, defaultSignatureAlgorithm, summarizeCertificate, validateDeviceCertificate, type SignatureAlgorithm, type ValidatedDevice } from '@fleetkey/crypto';
-import { DeviceLocked, KeysExpired, PeerRefused, formatKeyId, canTransition, isFleetkeyError, parseVersionedKeyId, versionedKeyId, type KeyState } from '@fleetkey/key-types';
+import { DeviceLocked, KeysExpired, PeerRefused, canTransition, formatKeyId, formatVersionedKeyId, isFleetkeyError, parseVersionedKeyId, versionedKeyId, type KeyState, type VersionedKeyId } from '@fleetkey/key-types';
 import { KeyNotFound, KeyNotUsable } from '@fleetkey/keystore';
 import { MAX_SIGNED_REVOCATION_LIST_BYTES, MAX_REVOCATION_LIST_BYTES, RevocationListSchema, SignedRevocationListSchema, communicationKeyId, decodeMessage, type OpenedKeyBundle } from '@fleetkey/protocol';
-import type { AgentIdentity, AgentState, LockState } from '../state/index.js';
+import type { AgentIdentity, AgentState, LockState, StoredEpoch } from '../state/index.js';
 import type { StoredRevocationList } from '../state/revocation-store.js';
 
 /** Default bound on how long cached keys may seal without contact with the controller. */
@@ -64,6 +64,16 @@ export interface AgentEvents {
   certificate: [];
 }
 
+/** Peer certificates whose chain check is remembered (the fleet's robots an agent talks to). */
+export const VALIDATED_CERTIFICATE_CACHE_SIZE = 1024;
+
+interface ValidatedEntry {
+  readonly device: ValidatedDevice;
+  /** The window in which the chain holds: the certificate's and every CA's validity intersected. */
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
 const SILENT: AgentLogger = { info() {}, warn() {}, error() {} };
 
 interface RevocationIndex {
@@ -88,6 +98,12 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   #offlineSince: number | null;
   #contactPersistedAt = 0;
   #clockWarned = false;
+  /** The held epochs (metadata), read from the keystore once and after every change. */
+  #epochs: StoredEpoch[] | undefined;
+  /** Epoch keys already read from the keystore, by `keyId@version`; zeroized on every change. */
+  readonly #epochKeys = new Map<string, Uint8Array>();
+  /** Certificates that chained to the fleet CA, by SHA-256; time and revocation are checked on every use. */
+  readonly #validated = new Map<string, ValidatedEntry>();
 
   /** @throws StoreCorrupt when the state is not provisioned or a value does not parse. */
   constructor(state: AgentState, options: AgentCoreOptions = {}) {
@@ -167,6 +183,7 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     this.state.replaceCertificate(certificate, caChain);
     this.#certificate = certificate;
     this.#caChain = [...caChain];
+    this.#validated.clear();
     this.emit('certificate');
   }
 
@@ -195,6 +212,8 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     const next = { locked: true, sequence: params.sequence, since: this.#lock.locked && this.#lock.since !== null ? this.#lock.since : this.now(), reason: params.reason, scopes };
     this.state.setLock(next);
     this.#lock = next;
+    // No key stays in memory while locked (the keystore keeps them unless the command wipes).
+    this.#epochsChanged();
     if (params.wipe) this.shredCommunicationKeys();
     this.emit('locked', next);
   }
@@ -221,16 +240,45 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   /** Securely deletes every communication epoch (lockdown with wipe, revocation). */
   shredCommunicationKeys(): number {
     let shredded = 0;
+    this.#epochsChanged();
     for (const epoch of this.state.epochs()) {
       this.state.deleteEpoch(epoch.keyId);
       shredded += 1;
     }
+    this.#epochsChanged();
     this.state.forgetManifestSequences();
     this.emit('keys');
     return shredded;
   }
 
   // ---- communication keys -------------------------------------------------------------------
+
+  /** The held epochs (cached; the keystore is read again after any change). */
+  heldEpochs(): readonly StoredEpoch[] {
+    this.#epochs ??= this.state.epochs();
+    return this.#epochs;
+  }
+
+  /** A copy of an epoch's key (the caller zeroizes it); the keystore is read once per epoch. */
+  #epochKey(keyId: VersionedKeyId): Uint8Array {
+    const name = formatVersionedKeyId(keyId);
+    let key = this.#epochKeys.get(name);
+    if (key === undefined) {
+      const material = this.state.epochMaterial(keyId);
+      key = new Uint8Array(material);
+      material.fill(0);
+      this.#epochKeys.set(name, key);
+    }
+    // A real copy (Buffer#slice would share memory, and the caller zeroizes what it gets).
+    return new Uint8Array(key);
+  }
+
+  /** Forgets the cached epochs and zeroizes the cached keys (every epoch change goes through here). */
+  #epochsChanged(): void {
+    this.#epochs = undefined;
+    for (const key of this.#epochKeys.values()) key.fill(0);
+    this.#epochKeys.clear();
+  }
 
   /** The key id of the series this robot seals with: its group's key, or the fleet key. */
   sealingSeries(useGroupKey: boolean): string {
@@ -252,15 +300,13 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     if (now.getTime() - lastHeard > this.maxOfflineMs) {
       throw new KeysExpired(`no contact with the controller since ${new Date(lastHeard).toISOString()}, longer than max_offline (${Math.round(this.maxOfflineMs / 3_600_000)} h); data sealed earlier still opens`);
     }
-    const candidates = this.state
-      .epochs()
+    const candidates = this.heldEpochs()
       .filter((epoch) => formatKeyId(epoch.keyId) === series && epoch.state === 'active')
       .sort((a, b) => b.keyId.version - a.keyId.version);
     for (const epoch of candidates) {
       if (epoch.notBefore !== undefined && epoch.notBefore.getTime() > now.getTime()) continue;
       if (epoch.notAfter !== undefined && epoch.notAfter.getTime() <= now.getTime()) continue;
-      const record = this.state.epochMaterial(epoch.keyId);
-      return { keyId: series, version: epoch.keyId.version, state: epoch.state, key: record };
+      return { keyId: series, version: epoch.keyId.version, state: epoch.state, key: this.#epochKey(epoch.keyId) };
     }
     throw new KeysExpired(candidates.length === 0 ? `no active epoch of ${series} is held` : `every active epoch of ${series} is past its not_after`);
   }
@@ -273,12 +319,12 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     this.assertUnlocked();
     const id = parseVersionedKeyId(`${keyId}@${version}`);
     if (id.kind !== 'communication' || id.fleet !== this.identity.fleet) throw new KeyNotFound(`key ${keyId}@${version} is not a communication key of this fleet`);
-    const epoch = this.state.epochs().find((candidate) => formatKeyId(candidate.keyId) === keyId && candidate.keyId.version === version);
+    const epoch = this.heldEpochs().find((candidate) => formatKeyId(candidate.keyId) === keyId && candidate.keyId.version === version);
     if (epoch === undefined) throw new KeyNotFound(`epoch ${keyId}@${version} is not held by this robot`);
     const now = this.now().getTime();
     if (!['pending', 'active', 'retiring'].includes(epoch.state)) throw new KeyNotUsable(`epoch ${keyId}@${version} cannot open: state ${epoch.state}`);
     if (epoch.notAfter !== undefined && epoch.notAfter.getTime() <= now) throw new KeyNotUsable(`epoch ${keyId}@${version} cannot open: past its not_after`);
-    return { keyId, version, state: epoch.state, key: this.state.epochMaterial(epoch.keyId) };
+    return { keyId, version, state: epoch.state, key: this.#epochKey(epoch.keyId) };
   }
 
   /**
@@ -287,6 +333,16 @@ export class AgentCore extends EventEmitter<AgentEvents> {
    * shredded; then the sequences are recorded. The opened keys stay the caller's to zeroize.
    */
   storeBundle(opened: OpenedKeyBundle): void {
+    this.#epochsChanged();
+    try {
+      this.#storeBundle(opened);
+    } finally {
+      this.#epochsChanged();
+    }
+    this.emit('keys');
+  }
+
+  #storeBundle(opened: OpenedKeyBundle): void {
     const listedSeries = new Set(opened.manifests.map((manifest) => manifest.keyId));
     const held = this.state.epochs();
     const incoming = new Set(opened.epochs.map((epoch) => `${epoch.keyId}@${epoch.version}`));
@@ -313,7 +369,6 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     const manifests = new Map(sequences.manifests);
     for (const manifest of opened.manifests) manifests.set(manifest.keyId, manifest.sequence);
     this.state.setSequences({ ...sequences, keyBundle: Math.max(sequences.keyBundle, opened.sequence), manifests });
-    this.emit('keys');
   }
 
   // ---- storage keys -------------------------------------------------------------------------
@@ -373,24 +428,40 @@ export class AgentCore extends EventEmitter<AgentEvents> {
    * @throws PeerRefused | CertificateRevoked | CertificateInvalid.
    */
   validatePeerCertificate(certificate: Uint8Array, expectedDeviceId?: string): ValidatedDevice {
-    let device: ValidatedDevice;
-    try {
-      device = validateDeviceCertificate({
-        certificate,
-        caCertificates: this.#caChain,
-        at: this.now(),
-        isRevoked: (serial) => this.#revocations.serials.has(serial),
-        expectedFleet: this.identity.fleet,
-      });
-    } catch (error) {
-      if (isFleetkeyError(error, 'CERTIFICATE_INVALID') || isFleetkeyError(error, 'CERTIFICATE_REVOKED')) throw error;
-      throw new PeerRefused('the peer certificate is not valid', { cause: error });
+    const now = this.now().getTime();
+    const digest = createHash('sha256').update(certificate).digest('base64url');
+    let entry = this.#validated.get(digest);
+    if (entry === undefined || now < entry.notBefore || now > entry.notAfter) {
+      entry = this.#validate(certificate);
+      this.#validated.delete(digest);
+      if (this.#validated.size >= VALIDATED_CERTIFICATE_CACHE_SIZE) this.#validated.delete(this.#validated.keys().next().value!);
+      this.#validated.set(digest, entry);
     }
-    if (this.#revocations.deviceIds.has(device.deviceId)) throw new CertificateRevoked(device.serialNumber);
+    const { device } = entry;
+    if (this.#revocations.serials.has(device.serialNumber) || this.#revocations.deviceIds.has(device.deviceId)) throw new CertificateRevoked(device.serialNumber);
     if (expectedDeviceId !== undefined && expectedDeviceId.length > 0 && device.deviceId !== expectedDeviceId) {
       throw new PeerRefused(`the peer is ${device.deviceId}, not the expected ${expectedDeviceId}`);
     }
     return device;
+  }
+
+  /** The full check (chain, fleet, time) once per certificate; the window it holds for is kept with it. */
+  #validate(certificate: Uint8Array): ValidatedEntry {
+    const at = this.now();
+    let device: ValidatedDevice;
+    try {
+      device = validateDeviceCertificate({ certificate, caCertificates: this.#caChain, at, expectedFleet: this.identity.fleet });
+    } catch (error) {
+      if (isFleetkeyError(error, 'CERTIFICATE_INVALID') || isFleetkeyError(error, 'CERTIFICATE_REVOKED')) throw error;
+      throw new PeerRefused('the peer certificate is not valid', { cause: error });
+    }
+    const own = summarizeCertificate(certificate);
+    const windows = this.#caChain.map((ca) => summarizeCertificate(ca));
+    return {
+      device,
+      notBefore: Math.max(own.notBefore.getTime(), ...windows.map((ca) => ca.notBefore.getTime())),
+      notAfter: Math.min(own.notAfter.getTime(), ...windows.map((ca) => ca.notAfter.getTime())),
+    };
   }
 
   // ---- contact ------------------------------------------------------------------------------
@@ -424,6 +495,12 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   /** Writes the exact contact times (at shutdown). */
   flush(): void {
     this.#persistContact();
+  }
+
+  /** At shutdown: zeroizes the keys held in memory (the keystore keeps them). */
+  dispose(): void {
+    this.#epochsChanged();
+    this.#validated.clear();
   }
 }
 

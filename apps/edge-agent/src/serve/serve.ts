@@ -11,7 +11,6 @@
  * Trust boundary: the settings are the robot operator's (see settings.ts); the keystore is opened
  * with the data directory's key file or passphrase.
  */
-import { readPackageVersion } from '@fleetkey/cli';
 import { createLogger, type Logger } from '@fleetkey/cli';
 import { InvalidArgument } from '@fleetkey/key-types';
 import { AgentCore } from '../runtime/agent-core.js';
@@ -21,8 +20,6 @@ import { startLocalApi } from '../local-api/index.js';
 import { startPeerChannels } from '../channels/index.js';
 import { startControllerLink } from '../link/index.js';
 import { APP_TOKEN_PREFIX, type ServeSettings } from './settings.js';
-
-const MANIFEST_URL = new URL('../../package.json', import.meta.url);
 
 export interface ReadyEvent {
   readonly event: 'ready';
@@ -39,6 +36,8 @@ export interface RunningAgent {
 }
 
 export interface ServeOptions {
+  /** Reported by GetStatus and status reports (the CLI passes its package version). */
+  readonly agentVersion?: string;
   readonly passphrase?: Uint8Array;
   /** Milliseconds since the epoch; tests inject a fake clock. */
   readonly clock?: () => number;
@@ -79,8 +78,9 @@ export async function serveAgent(settings: ServeSettings, options: ServeOptions 
   try {
     if (state.identity() === undefined) throw new InvalidArgument(`${paths.root} holds no provisioned agent: run \`edge-agent provision\` first`);
     const core = new AgentCore(state, { maxOfflineMs: settings.maxOfflineMs, logger, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+    stops.push(() => core.dispose());
     stops.push(() => core.flush());
-    const agentVersion = readPackageVersion(MANIFEST_URL);
+    const agentVersion = options.agentVersion ?? 'unknown';
     const channels = await startPeerChannels({ core, listen: settings.peerListen, peers: settings.peers, logger });
     stops.push(() => channels.close());
     const api = await startLocalApi({
