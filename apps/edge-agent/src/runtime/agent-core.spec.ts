@@ -88,6 +88,19 @@ describe('AgentCore', () => {
     expect(core.now().getTime()).toBe(T0 + 10 * HOUR);
   });
 
+  it('keeps the latest time seen across a restart, so a clock set back after one does not revive sealing', async () => {
+    let now = T0 + 20 * HOUR;
+    await coreOf(robot, () => now);
+    const core = new AgentCore(open[0]!, { clock: () => now, maxOfflineMs: 10 * HOUR });
+    expect(codeOf(() => core.sealingKey(false))).toBe('KEYS_EXPIRED');
+    open.pop()!.close();
+    now = T0 + HOUR;
+    await coreOf(robot, () => now);
+    const restarted = new AgentCore(open[0]!, { clock: () => now, maxOfflineMs: 10 * HOUR });
+    expect(restarted.clockReport().behind).toBe(true);
+    expect(codeOf(() => restarted.sealingKey(false))).toBe('KEYS_EXPIRED');
+  });
+
   it('stays locked across a restart and refuses keys while locked; a lift unlocks', async () => {
     const core = await coreOf(robot, () => T0);
     core.lock({ sequence: 5n, reason: 'drill', wipe: false });

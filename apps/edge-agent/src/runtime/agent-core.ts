@@ -93,7 +93,12 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   #caChain: Uint8Array[];
   #revocations: RevocationIndex;
   #lock: LockState & { reason: string };
-  #trustedFloor: number;
+  /**
+   * The latest time seen: the clock's high-water mark, a verified command's issue time, the last
+   * contact. Expiry is judged by max(clock, this), so a clock set back does not extend key use.
+   */
+  #latestSeen: number;
+  #latestSeenPersisted = 0;
   #lastContact: number | null;
   #offlineSince: number | null;
   #contactPersistedAt = 0;
@@ -126,29 +131,36 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     const contact = state.contact();
     this.#lastContact = contact.lastContact?.getTime() ?? null;
     this.#offlineSince = contact.offlineSince?.getTime() ?? null;
-    this.#trustedFloor = Math.max(identity.provisionedAt.getTime(), this.#lastContact ?? 0);
+    this.#latestSeen = Math.max(identity.provisionedAt.getTime(), this.#lastContact ?? 0, contact.latestSeen?.getTime() ?? 0);
+    this.#latestSeenPersisted = this.#latestSeen;
   }
 
   // ---- time ---------------------------------------------------------------------------------
 
-  /** The time every expiry is judged by: the system clock, never earlier than a time already seen. */
+  /**
+   * The time every expiry is judged by: the system clock, never earlier than the latest time
+   * already seen (kept across restarts). A clock behind that is reported once and not trusted.
+   */
   now(): Date {
     const system = this.#clock();
-    if (system + CLOCK_TOLERANCE_MS < this.#trustedFloor && !this.#clockWarned) {
+    if (system > this.#latestSeen) {
+      this.#latestSeen = system;
+      if (system - this.#latestSeenPersisted >= CONTACT_PERSIST_INTERVAL_MS) this.#persistContact();
+    } else if (system + CLOCK_TOLERANCE_MS < this.#latestSeen && !this.#clockWarned) {
       this.#clockWarned = true;
-      this.#logger.warn({ systemTime: new Date(system).toISOString(), trustedTime: new Date(this.#trustedFloor).toISOString() }, 'the system clock is behind a time already seen; expiry is judged by the later time');
+      this.#logger.warn({ systemTime: new Date(system).toISOString(), trustedTime: new Date(this.#latestSeen).toISOString() }, 'the system clock is behind a time already seen; expiry is judged by the later time');
     }
-    return new Date(Math.max(system, this.#trustedFloor));
+    return new Date(Math.max(system, this.#latestSeen));
   }
 
   clockReport(): ClockReport {
     const system = this.#clock();
-    return { systemTime: new Date(system), trustedTime: new Date(Math.max(system, this.#trustedFloor)), behind: system + CLOCK_TOLERANCE_MS < this.#trustedFloor };
+    return { systemTime: new Date(system), trustedTime: new Date(Math.max(system, this.#latestSeen)), behind: system + CLOCK_TOLERANCE_MS < this.#latestSeen };
   }
 
   /** A time vouched for by the controller (a verified command's issue time); the trusted time never falls below it. */
   noteTrustedTime(ms: number): void {
-    if (Number.isFinite(ms) && ms > this.#trustedFloor && ms <= this.#clock() + CLOCK_TOLERANCE_MS) this.#trustedFloor = ms;
+    if (Number.isFinite(ms) && ms > this.#latestSeen && ms <= this.#clock() + CLOCK_TOLERANCE_MS) this.#latestSeen = ms;
   }
 
   // ---- identity -----------------------------------------------------------------------------
@@ -472,7 +484,10 @@ export class AgentCore extends EventEmitter<AgentEvents> {
     const wasOffline = this.#offlineSince !== null;
     this.#lastContact = now;
     this.#offlineSince = null;
-    if (now > this.#trustedFloor) this.#trustedFloor = now;
+    // The controller answered over mutual TLS: the clock is taken as right again, which also
+    // undoes a high-water mark a clock that once jumped ahead left behind.
+    this.#latestSeen = now;
+    this.#clockWarned = false;
     if (wasOffline || now - this.#contactPersistedAt >= CONTACT_PERSIST_INTERVAL_MS) this.#persistContact();
   }
 
@@ -489,7 +504,8 @@ export class AgentCore extends EventEmitter<AgentEvents> {
 
   #persistContact(): void {
     this.#contactPersistedAt = this.#clock();
-    this.state.setContact(this.contact());
+    this.#latestSeenPersisted = this.#latestSeen;
+    this.state.setContact({ ...this.contact(), latestSeen: new Date(this.#latestSeen) });
   }
 
   /** Writes the exact contact times (at shutdown). */

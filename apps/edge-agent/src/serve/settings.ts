@@ -12,17 +12,12 @@ import { durationArgument } from '@fleetkey/cli';
 import { InvalidArgument, isValidIdentifier } from '@fleetkey/key-types';
 import { z } from 'zod';
 import { DEFAULT_MAX_OFFLINE_MS } from '../runtime/agent-core.js';
+import { DEFAULT_BURST as DEFAULT_RATE_BURST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RATE_PER_SECOND } from '../local-api/index.js';
 
 /** Where robot apps find the agent unless told otherwise. */
 export const DEFAULT_SOCKET_PATH = '/run/fleetkey/agent.sock';
 /** The peer listener: every interface, a fixed port so peers can be listed in a directory. */
 export const DEFAULT_PEER_LISTEN = '0.0.0.0:7845';
-/** Owner and group may connect; others may not. */
-export const DEFAULT_SOCKET_MODE = 0o660;
-/** The largest request: a 1 MiB plaintext sealed, with its certificate and signature. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 + 32 * 1024;
-export const DEFAULT_RATE_PER_SECOND = 1000;
-export const DEFAULT_RATE_BURST = 2000;
 export const DEFAULT_STATUS_INTERVAL_MS = 60_000;
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /** Prefix of app tokens made by `edge-agent app-token` (and redacted from logs). */

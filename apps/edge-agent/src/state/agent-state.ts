@@ -105,6 +105,8 @@ export interface LockState {
 export interface ContactState {
   readonly lastContact: Date | null;
   readonly offlineSince: Date | null;
+  /** The latest time the agent has seen: a clock set back below it does not extend key use. */
+  readonly latestSeen?: Date | null;
 }
 
 /** Everything provisioning learns, written in one go by `recordProvisioning`. */
@@ -397,10 +399,18 @@ export class AgentState {
     const raw = this.#store.getValue(VALUE_NAMES.contact);
     if (raw === undefined) return { lastContact: null, offlineSince: null };
     const parsed = parseStoredJson(VALUE_NAMES.contact, raw, contactSchema);
-    return { lastContact: parsed.lastContact === null ? null : new Date(parsed.lastContact), offlineSince: parsed.offlineSince === null ? null : new Date(parsed.offlineSince) };
+    return {
+      lastContact: parsed.lastContact === null ? null : new Date(parsed.lastContact),
+      offlineSince: parsed.offlineSince === null ? null : new Date(parsed.offlineSince),
+      ...(parsed.latestSeen === undefined || parsed.latestSeen === null ? {} : { latestSeen: new Date(parsed.latestSeen) }),
+    };
   }
 
   setContact(contact: ContactState): void {
-    this.#json(VALUE_NAMES.contact, { lastContact: contact.lastContact?.toISOString() ?? null, offlineSince: contact.offlineSince?.toISOString() ?? null });
+    this.#json(VALUE_NAMES.contact, {
+      lastContact: contact.lastContact?.toISOString() ?? null,
+      offlineSince: contact.offlineSince?.toISOString() ?? null,
+      ...(contact.latestSeen === undefined || contact.latestSeen === null ? {} : { latestSeen: contact.latestSeen.toISOString() }),
+    });
   }
 }

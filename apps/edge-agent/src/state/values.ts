@@ -101,6 +101,8 @@ export const lockSchema = z.strictObject({
 export const contactSchema = z.strictObject({
   lastContact: isoTime.nullable(),
   offlineSince: isoTime.nullable(),
+  /** The latest time the agent has seen (its clock's high-water mark); absent in older states. */
+  latestSeen: isoTime.nullable().optional(),
 });
 
 export const chunkHeaderSchema = z.strictObject({
