@@ -1,10 +1,11 @@
 /**
  * The MQTT half of the link: MQTT 3.1.1 over TLS to the fleet's broker with the device certificate
  * (the broker requires the client id to equal the certificate's device id, and keeps no session:
- * runtime/mqtt-broker.ts in the controller), reconnected forever with backoff. It subscribes at
- * QoS 1 to exactly the topics a device may read and the link needs: its own keys and commands
- * topics, the fleet's emergency topic and the revocations topic (all retained, so a robot that
- * returns gets the latest of each). Payloads go to the link as bytes; the link verifies them.
+ * runtime/mqtt-broker.ts in the controller), reconnected forever with backoff (./reconnecting.ts).
+ * It subscribes at QoS 1 to exactly the topics a device may read and the link needs: its own keys
+ * and commands topics, the fleet's emergency topic and the revocations topic (all retained, so a
+ * robot that returns gets the latest of each). Payloads go to the link as bytes; the link verifies
+ * them.
  *
  * Only `mqtts://` is accepted: the broker sees topics and signed payloads, and the device key
  * authenticates the robot, so plain TCP is never an option.
@@ -24,7 +25,8 @@ import {
 } from '@fleetkey/protocol';
 import { InvalidArgument } from '@fleetkey/key-types';
 import type { AgentCore, AgentLogger } from '../runtime/agent-core.js';
-import { sleep, type Backoff } from './backoff.js';
+import type { Backoff } from './backoff.js';
+import { ReconnectLoop, type ReconnectAttempt } from './reconnecting.js';
 
 /** What a broker message carries, by topic. */
 export type BrokerPayloadKind = 'command' | 'keyBundle' | 'revocationList';
@@ -67,19 +69,21 @@ export function parseBrokerAddress(address: string): { host: string; port: numbe
 
 export class BrokerSession {
   readonly #deps: BrokerSessionDeps;
-  readonly #stop = new AbortController();
-  #attempt: AbortController | undefined;
+  readonly #loop: ReconnectLoop;
   #client: MqttClient | undefined;
-  #loop: Promise<void> | undefined;
-  #restart = false;
-  #outageLogged = false;
 
   constructor(deps: BrokerSessionDeps) {
     this.#deps = deps;
+    this.#loop = new ReconnectLoop({
+      backoff: deps.backoff,
+      attempt: (attempt) => this.#connect(attempt),
+      onOutage: (error) => deps.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the broker is not reachable; retrying with backoff'),
+      onEnded: () => deps.onStateChange(),
+    });
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop.start();
   }
 
   connected(): boolean {
@@ -123,14 +127,11 @@ export class BrokerSession {
   }
 
   reconnect(): void {
-    this.#restart = true;
-    this.#attempt?.abort();
+    this.#loop.restart();
   }
 
   async stop(): Promise<void> {
-    this.#stop.abort();
-    this.#attempt?.abort();
-    await this.#loop;
+    await this.#loop.close();
   }
 
   #onMessage(topic: string, payload: Buffer): void {
@@ -152,75 +153,62 @@ export class BrokerSession {
     }
   }
 
-  async #run(): Promise<void> {
-    const { core, logger, backoff } = this.#deps;
-    while (!this.#stop.signal.aborted) {
-      const attempt = new AbortController();
-      this.#attempt = attempt;
-      this.#restart = false;
-      let client: MqttClient | undefined;
-      let lastError: unknown;
-      try {
-        const { host, port } = parseBrokerAddress(core.state.endpoints().broker);
-        const options: IClientOptions & { secureContext: SecureContext; minVersion: 'TLSv1.2' } = {
-          protocol: 'mqtts',
-          host,
-          port,
-          clientId: core.identity.deviceId,
-          protocolVersion: 4,
-          clean: true,
-          reconnectPeriod: 0,
-          connectTimeout: BROKER_CONNECT_TIMEOUT_MS,
-          keepalive: BROKER_KEEPALIVE_S,
-          resubscribe: false,
-          rejectUnauthorized: true,
-          secureContext: this.#deps.secureContext(),
-          minVersion: 'TLSv1.2',
-        };
-        const connecting = connect(options);
-        client = connecting;
-        connecting.on('error', (error) => {
-          lastError = error;
-        });
-        connecting.on('message', (topic, payload) => this.#onMessage(topic, payload));
-        const up = await new Promise<boolean>((resolve) => {
-          connecting.once('connect', () => resolve(true));
-          connecting.once('close', () => resolve(false));
-          attempt.signal.addEventListener('abort', () => resolve(false), { once: true });
-        });
-        if (!up) throw lastError ?? new Error('the broker closed the connection before CONNACK');
-        const closed = new Promise<void>((resolve) => {
-          connecting.once('close', () => resolve());
-          attempt.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        // Set before subscribing: acks of the retained messages that follow the SUBACK go out here.
-        this.#client = connecting;
-        const granted = await connecting.subscribeAsync(Object.fromEntries(this.topics().map((topic) => [topic, { qos: 1 as const }])));
-        for (const grant of granted) {
-          // [MQTT-3.9.3-2] 0x80 is the broker's refusal of that one filter.
-          if (grant.qos === 128) logger.warn({ topic: grant.topic }, 'the broker refused a subscription');
-        }
-        core.recordContact();
-        backoff.reset();
-        this.#outageLogged = false;
-        logger.info({ broker: `${host}:${port}` }, 'connected to the broker');
-        this.#deps.onStateChange();
-        await closed;
-        if (!attempt.signal.aborted) logger.warn({ err: lastError instanceof Error ? lastError.message : undefined }, 'disconnected from the broker');
-      } catch (error) {
-        if (!attempt.signal.aborted && !this.#outageLogged) {
-          this.#outageLogged = true;
-          logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'the broker is not reachable; retrying with backoff');
-        }
-      } finally {
-        this.#client = undefined;
-        if (client !== undefined) await client.endAsync(true).catch(() => undefined);
-        // A deliberate reconnect (renewed certificate) is not an outage.
-        if (!this.#restart) this.#deps.onStateChange();
+  /** One connection, from CONNECT to its close (./reconnecting.ts runs these forever). */
+  async #connect({ signal, connected, failed }: ReconnectAttempt): Promise<void> {
+    const { core, logger } = this.#deps;
+    let client: MqttClient | undefined;
+    let lastError: unknown;
+    try {
+      const { host, port } = parseBrokerAddress(core.state.endpoints().broker);
+      const options: IClientOptions & { secureContext: SecureContext; minVersion: 'TLSv1.2' } = {
+        protocol: 'mqtts',
+        host,
+        port,
+        clientId: core.identity.deviceId,
+        protocolVersion: 4,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: BROKER_CONNECT_TIMEOUT_MS,
+        keepalive: BROKER_KEEPALIVE_S,
+        resubscribe: false,
+        rejectUnauthorized: true,
+        secureContext: this.#deps.secureContext(),
+        minVersion: 'TLSv1.2',
+      };
+      const connecting = connect(options);
+      client = connecting;
+      connecting.on('error', (error) => {
+        lastError = error;
+      });
+      connecting.on('message', (topic, payload) => this.#onMessage(topic, payload));
+      const up = await new Promise<boolean>((resolve) => {
+        connecting.once('connect', () => resolve(true));
+        connecting.once('close', () => resolve(false));
+        signal.addEventListener('abort', () => resolve(false), { once: true });
+      });
+      if (!up) throw lastError ?? new Error('the broker closed the connection before CONNACK');
+      const closed = new Promise<void>((resolve) => {
+        connecting.once('close', () => resolve());
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      // Set before subscribing: acks of the retained messages that follow the SUBACK go out here.
+      this.#client = connecting;
+      const granted = await connecting.subscribeAsync(Object.fromEntries(this.topics().map((topic) => [topic, { qos: 1 as const }])));
+      for (const grant of granted) {
+        // [MQTT-3.9.3-2] 0x80 is the broker's refusal of that one filter.
+        if (grant.qos === 128) logger.warn({ topic: grant.topic }, 'the broker refused a subscription');
       }
-      if (this.#stop.signal.aborted) break;
-      if (this.#restart) continue;
-      await sleep(backoff.next(), this.#stop.signal);
+      core.recordContact();
+      connected();
+      logger.info({ broker: `${host}:${port}` }, 'connected to the broker');
+      this.#deps.onStateChange();
+      await closed;
+      if (!signal.aborted) logger.warn({ err: lastError instanceof Error ? lastError.message : undefined }, 'disconnected from the broker');
+    } catch (error) {
+      failed(error);
+    } finally {
+      this.#client = undefined;
+      if (client !== undefined) await client.endAsync(true).catch(() => undefined);
     }
   }
 }

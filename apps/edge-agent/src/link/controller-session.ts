@@ -1,10 +1,10 @@
 /**
- * The gRPC half of the link: DeviceService over mutual TLS, reconnected forever with backoff. Each
- * connection first fetches the current key bundle and revocation list (GetKeyBundle), then opens
- * StreamCommands with the persisted sequences (the controller replays what the robot missed, then
- * forwards what is issued) and hands every item, in order, to the link, awaiting each (the stream's
- * backpressure). A stream that ends is reconnected; PERMISSION_DENIED (a revoked device) stops
- * the session for good.
+ * The gRPC half of the link: DeviceService over mutual TLS, reconnected forever with backoff
+ * (./reconnecting.ts). Each connection first fetches the current key bundle and revocation list
+ * (GetKeyBundle), then opens StreamCommands with the persisted sequences (the controller replays
+ * what the robot missed, then forwards what is issued) and hands every item, in order, to the link,
+ * awaiting each (the stream's backpressure). A stream that ends is reconnected; PERMISSION_DENIED
+ * (a revoked device) stops the session for good.
  *
  * Trust boundary: the controller is authenticated by TLS against the stored server CA; what it
  * sends is still verified item by item by the link (commands, manifests and lists are signed).
@@ -23,7 +23,8 @@ import {
   type SignedRevocationList,
 } from '@fleetkey/protocol';
 import type { AgentCore, AgentLogger } from '../runtime/agent-core.js';
-import { sleep, type Backoff } from './backoff.js';
+import type { Backoff } from './backoff.js';
+import { ReconnectLoop, type ReconnectAttempt } from './reconnecting.js';
 
 export type DeviceClient = ServiceClient<typeof DeviceService>;
 
@@ -52,19 +53,24 @@ export const CONTROLLER_CALL_TIMEOUT_MS = 30_000;
 
 export class ControllerSession {
   readonly #deps: ControllerSessionDeps;
-  readonly #stop = new AbortController();
-  #attempt: AbortController | undefined;
+  readonly #loop: ReconnectLoop;
   #client: DeviceClient | undefined;
-  #loop: Promise<void> | undefined;
-  #restart = false;
-  #outageLogged = false;
 
   constructor(deps: ControllerSessionDeps) {
     this.#deps = deps;
+    this.#loop = new ReconnectLoop({
+      backoff: deps.backoff,
+      attempt: (attempt) => this.#connect(attempt),
+      onOutage: (error) => {
+        const status = error instanceof RpcError ? error.status : undefined;
+        deps.logger.warn({ status, err: error instanceof Error ? error.message : String(error) }, 'the controller is not reachable; retrying with backoff');
+      },
+      onEnded: () => deps.onStateChange(),
+    });
   }
 
   start(): void {
-    this.#loop ??= this.#run();
+    this.#loop.start();
   }
 
   /** The client while connected (GetKeyBundle answered and the stream not yet failed). */
@@ -78,82 +84,63 @@ export class ControllerSession {
 
   /** Drops the current connection and connects again at once (new credentials). */
   reconnect(): void {
-    this.#restart = true;
-    this.#attempt?.abort();
+    this.#loop.restart();
   }
 
   /** Stops for good; resolves once the loop has ended. */
   async stop(): Promise<void> {
-    this.#stop.abort();
-    this.#attempt?.abort();
-    // Closing the channel fails the unary calls in flight (an ack, a status report) at once
-    // instead of letting shutdown wait for their deadlines.
+    // close() aborts the attempt at once, so the calls in flight (an ack, a status report) that
+    // closing the channel then fails are not taken for an outage, and shutdown does not wait for
+    // their deadlines.
+    const ended = this.#loop.close();
     const client = this.#client;
     if (client !== undefined) closeQuietly(client);
-    await this.#loop;
+    await ended;
   }
 
-  async #run(): Promise<void> {
-    const { core, logger, backoff } = this.#deps;
-    while (!this.#stop.signal.aborted) {
-      const attempt = new AbortController();
-      this.#attempt = attempt;
-      this.#restart = false;
-      let client: DeviceClient | undefined;
-      try {
-        const target = core.state.endpoints().controller;
-        client = createClient(DeviceService, target, this.#deps.credentials(), { defaultTimeoutMs: CONTROLLER_CALL_TIMEOUT_MS });
-        const answer = await client.getKeyBundle({ knownSequence: BigInt(core.state.sequences().keyBundle) }, { signal: attempt.signal });
+  /** One connection, from GetKeyBundle to the end of the command stream (./reconnecting.ts runs these forever). */
+  async #connect({ signal, connected, failed, giveUp }: ReconnectAttempt): Promise<void> {
+    const { core, logger } = this.#deps;
+    let client: DeviceClient | undefined;
+    try {
+      const target = core.state.endpoints().controller;
+      client = createClient(DeviceService, target, this.#deps.credentials(), { defaultTimeoutMs: CONTROLLER_CALL_TIMEOUT_MS });
+      const answer = await client.getKeyBundle({ knownSequence: BigInt(core.state.sequences().keyBundle) }, { signal });
+      core.recordContact();
+      this.#client = client;
+      connected();
+      logger.info({ controller: target }, 'connected to the controller');
+      this.#deps.onStateChange();
+      if (answer.keyBundle !== undefined) await this.#deps.deliver({ case: 'keyBundle', value: answer.keyBundle }, client);
+      if (answer.revocationList !== undefined) await this.#deps.deliver({ case: 'revocationList', value: answer.revocationList }, client);
+      await this.#deps.onConnected(client);
+      const sequences = core.state.sequences();
+      const stream = client.streamCommands(
+        { lastCommandSequence: sequences.command, lastKeyBundleSequence: BigInt(sequences.keyBundle), lastRevocationSequence: core.revocationSequence() },
+        { signal },
+      );
+      for await (const response of stream) {
         core.recordContact();
-        this.#client = client;
-        backoff.reset();
-        this.#outageLogged = false;
-        logger.info({ controller: target }, 'connected to the controller');
-        this.#deps.onStateChange();
-        if (answer.keyBundle !== undefined) await this.#deps.deliver({ case: 'keyBundle', value: answer.keyBundle }, client);
-        if (answer.revocationList !== undefined) await this.#deps.deliver({ case: 'revocationList', value: answer.revocationList }, client);
-        await this.#deps.onConnected(client);
-        const sequences = core.state.sequences();
-        const stream = client.streamCommands(
-          { lastCommandSequence: sequences.command, lastKeyBundleSequence: BigInt(sequences.keyBundle), lastRevocationSequence: core.revocationSequence() },
-          { signal: attempt.signal },
-        );
-        for await (const response of stream) {
-          core.recordContact();
-          const item = response.item;
-          if (item.case === undefined) continue;
-          await this.#deps.deliver(item, client);
-          if (attempt.signal.aborted) break;
-        }
-        if (!attempt.signal.aborted) logger.info({ controller: target }, 'the controller ended the command stream; reconnecting');
-      } catch (error) {
-        if (!attempt.signal.aborted) this.#failed(error);
-      } finally {
-        const wasConnected = this.#client !== undefined;
-        this.#client = undefined;
-        if (client !== undefined) closeQuietly(client);
-        if (wasConnected && !attempt.signal.aborted) logger.warn({}, 'disconnected from the controller');
-        // A deliberate reconnect (renewed certificate) is not an outage.
-        if (!this.#restart) this.#deps.onStateChange();
+        const item = response.item;
+        if (item.case === undefined) continue;
+        await this.#deps.deliver(item, client);
+        if (signal.aborted) break;
       }
-      if (this.#stop.signal.aborted) break;
-      if (this.#restart) continue;
-      await sleep(backoff.next(), this.#stop.signal);
+      if (!signal.aborted) logger.info({ controller: target }, 'the controller ended the command stream; reconnecting');
+    } catch (error) {
+      // device.proto: a revoked device is refused with PERMISSION_DENIED; connecting again is futile.
+      if (!signal.aborted && error instanceof RpcError && error.status === Status.PERMISSION_DENIED) {
+        giveUp();
+        this.#deps.onRevoked(`the controller refused this device (${error.code})`);
+      } else {
+        failed(error);
+      }
+    } finally {
+      const wasConnected = this.#client !== undefined;
+      this.#client = undefined;
+      if (client !== undefined) closeQuietly(client);
+      if (wasConnected && !signal.aborted) logger.warn({}, 'disconnected from the controller');
     }
-  }
-
-  #failed(error: unknown): void {
-    const { logger } = this.#deps;
-    // device.proto: a revoked device is refused with PERMISSION_DENIED; connecting again is futile.
-    if (error instanceof RpcError && error.status === Status.PERMISSION_DENIED) {
-      this.#stop.abort();
-      this.#deps.onRevoked(`the controller refused this device (${error.code})`);
-      return;
-    }
-    if (this.#outageLogged) return;
-    this.#outageLogged = true;
-    const status = error instanceof RpcError ? error.status : undefined;
-    logger.warn({ status, err: error instanceof Error ? error.message : String(error) }, 'the controller is not reachable; retrying with backoff');
   }
 }
 
