@@ -8,6 +8,7 @@
  * Usage: node scripts/build.mjs [OUTFILE]
  */
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -23,6 +24,8 @@ export async function buildAgentBundle(outfile = DEFAULT_OUTFILE) {
     format: 'esm',
     target: 'node20',
     external: ['better-sqlite3-multiple-ciphers'],
+    // The version is written into the bundle, so it runs without the package.json beside it.
+    define: { FLEETKEY_BUILD_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },
     // CommonJS dependencies call require(); an ES module bundle has to provide it.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as fleetkeyCreateRequire } from 'node:module';\nconst require = fleetkeyCreateRequire(import.meta.url);" },
     minify: true,

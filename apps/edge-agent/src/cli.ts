@@ -26,6 +26,12 @@ export const DESCRIPTION = [
 ].join('\n\n');
 
 const MANIFEST_URL = new URL('../package.json', import.meta.url);
+/** Set by scripts/build.mjs in the production bundle, which may run without its package.json. */
+declare const FLEETKEY_BUILD_VERSION: string | undefined;
+
+function agentVersion(): string {
+  return typeof FLEETKEY_BUILD_VERSION === 'string' ? FLEETKEY_BUILD_VERSION : readPackageVersion(MANIFEST_URL);
+}
 /** Larger than any PEM CA bundle a station should pass. */
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 /** A token or passphrase file larger than this is not one. */
@@ -123,7 +129,7 @@ function printStatus(io: CliIo, output: 'text' | 'json', result: Awaited<ReturnT
 }
 
 export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = { exitCode: EXIT.ok }): Command {
-  const program = createProgram({ name: 'edge-agent', description: DESCRIPTION, manifestUrl: MANIFEST_URL });
+  const program = createProgram({ name: 'edge-agent', description: DESCRIPTION, manifestUrl: MANIFEST_URL, version: agentVersion() });
   program.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   program.addHelpText('after', `\nExit codes:\n${exitCodeHelp()}\n`);
   const fail = (error: unknown, controller?: string): void => {
@@ -173,7 +179,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
           keyAlgorithm: KEY_ALGORITHMS[options.keyAlg],
           serialNumber: options.serial ?? '',
           ...(passphrase === undefined ? {} : { passphrase }),
-          agentVersion: readPackageVersion(MANIFEST_URL),
+          agentVersion: agentVersion(),
           timeoutMs: timeoutMs(options.timeout),
           now: io.now,
         });
@@ -228,7 +234,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       try {
         const settings = resolveServeSettings(flags, io.env);
         passphrase = passphraseOf({ ...flags, output: 'text' });
-        const agent = await serveAgent(settings, { agentVersion: readPackageVersion(MANIFEST_URL), ...(passphrase === undefined ? {} : { passphrase }) });
+        const agent = await serveAgent(settings, { agentVersion: agentVersion(), ...(passphrase === undefined ? {} : { passphrase }) });
         io.stdout(`${JSON.stringify(agent.ready)}\n`);
         await new Promise<void>((resolve) => {
           const stop = (): void => {

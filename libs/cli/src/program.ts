@@ -45,6 +45,8 @@ export interface ProgramOptions {
   readonly description: string;
   /** URL of the app's package.json (`new URL('../package.json', import.meta.url)`). */
   readonly manifestUrl: URL;
+  /** The version when it is known without the manifest (a bundle built with it); wins over `manifestUrl`. */
+  readonly version?: string;
 }
 
 /** @throws Error when the manifest has no string `version`. */
@@ -57,7 +59,7 @@ export function readPackageVersion(manifestUrl: URL): string {
 export function createProgram(options: ProgramOptions): Command {
   return new Command(options.name)
     .description(options.description)
-    .version(readPackageVersion(options.manifestUrl), '-V, --version', 'print the version and exit')
+    .version(options.version ?? readPackageVersion(options.manifestUrl), '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError(true)
     .exitOverride();
