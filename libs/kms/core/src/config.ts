@@ -42,9 +42,11 @@ export const ENV_VARIABLE_OF_SETTING: Readonly<Record<string, string>> = Object.
   'azure.tenantId': 'AZURE_TENANT_ID',
   'azure.clientId': 'AZURE_CLIENT_ID',
   'azure.authorityHost': 'AZURE_AUTHORITY_HOST',
+  'azure.disableChallengeResourceVerification': 'FLEETKEY_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
   'gcp.projectId': 'GOOGLE_CLOUD_PROJECT',
   'gcp.location': 'GOOGLE_CLOUD_LOCATION',
   'gcp.keyRing': 'GOOGLE_CLOUD_KEY_RING',
+  'gcp.endpoint': 'FLEETKEY_GCP_KMS_ENDPOINT',
   'vault.address': 'VAULT_ADDR',
   'vault.token': 'VAULT_TOKEN',
   'local.path': 'FLEETKEY_LOCAL_KMS_PATH',
@@ -89,6 +91,8 @@ const azureSchema = z.strictObject({
   tenantId: text('a tenant id').optional(),
   clientId: text('a client id').optional(),
   authorityHost: httpUrl('the Microsoft Entra authority host', true).optional(),
+  // The Key Vault emulator listens on 127.0.0.1, not *.vault.azure.net; never for a real vault.
+  disableChallengeResourceVerification: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 const gcpSchema = z.strictObject({
@@ -227,6 +231,13 @@ function envValue(env: KmsEnvironment, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+/** true / false for a boolean variable, or the raw text so validation names the bad value's setting. */
+function envBoolean(env: KmsEnvironment, name: string): boolean | string | undefined {
+  const value = envValue(env, name);
+  if (value === undefined) return undefined;
+  return value === 'true' ? true : value === 'false' ? false : value;
+}
+
 /** A number for a numeric variable, or the raw text so validation names the bad value's setting. */
 function envNumber(env: KmsEnvironment, name: string): number | string | undefined {
   const value = envValue(env, name);
@@ -268,6 +279,7 @@ export function kmsConfigFromEnv(env: KmsEnvironment): KmsConfig {
         tenantId: envValue(env, 'AZURE_TENANT_ID'),
         clientId: envValue(env, 'AZURE_CLIENT_ID'),
         authorityHost: envValue(env, 'AZURE_AUTHORITY_HOST'),
+        disableChallengeResourceVerification: envBoolean(env, 'FLEETKEY_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION'),
       });
       break;
     case 'gcp':
@@ -275,6 +287,8 @@ export function kmsConfigFromEnv(env: KmsEnvironment): KmsConfig {
         projectId: envValue(env, 'GOOGLE_CLOUD_PROJECT'),
         location: envValue(env, 'GOOGLE_CLOUD_LOCATION'),
         keyRing: envValue(env, 'GOOGLE_CLOUD_KEY_RING'),
+        // host:port or https:// for Google; http://host:port (plaintext gRPC) is for the emulator only.
+        endpoint: envValue(env, 'FLEETKEY_GCP_KMS_ENDPOINT'),
       });
       break;
     case 'vault':

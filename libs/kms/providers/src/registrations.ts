@@ -100,6 +100,7 @@ export const KMS_PROVIDER_REGISTRATIONS: readonly KmsProviderRegistration[] = Ob
         ...(azure.clientId === undefined ? {} : { clientId: azure.clientId }),
         ...(azure.authorityHost === undefined ? {} : { authorityHost: azure.authorityHost }),
         ...(clientSecret === undefined || clientSecret === '' ? {} : { clientSecret }),
+        ...(azure.disableChallengeResourceVerification === true ? { disableChallengeResourceVerification: true } : {}),
       });
     },
   },
