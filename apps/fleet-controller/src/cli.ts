@@ -17,6 +17,7 @@ import { registerRotationPolicyCommand } from './rotation/policy-command.js';
 import { initController } from './datadir/init.js';
 import { renewServerTls } from './datadir/renew-tls.js';
 import { LOG_LEVELS, type LogLevel } from './runtime/logger.js';
+import { writeBrokerCredentials } from './runtime/broker-identity.js';
 import {
   DEFAULT_AUDIT_SIGN_INTERVAL_MS,
   DEFAULT_DRAIN_MS,
@@ -95,6 +96,7 @@ const serveFileSchema = z.strictObject({
   httpListen: z.string().max(300).optional(),
   advertiseGrpc: z.string().max(255).optional(),
   advertiseMqtt: z.string().max(255).optional(),
+  mqttUrl: z.string().max(320).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   auditSignIntervalSeconds: z.number().int().min(1).max(86_400).optional(),
   deviceCertificateDays: z.number().int().min(1).max(3650).optional(),
@@ -189,12 +191,18 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
       'Run the controller from a data directory: gRPC (operators and stations over TLS, robots over mutual TLS), the embedded MQTT broker (TLS with device certificates) and an HTTP port with /healthz, /readyz and Prometheus /metrics. Once every listener is bound it writes one JSON line to stdout: {"event":"ready","grpc":"HOST:PORT","mqtt":"HOST:PORT","http":"HOST:PORT"}. Logs are JSON lines on stderr. SIGTERM or SIGINT drains calls in flight and stops; a second signal stops at once.',
     )
     .addOption(new Option('--data-dir <dir>', 'the data directory made by init').env('FLEETKEY_DATA_DIR'))
-    .addOption(new Option('--config <file>', 'JSON file with any of: dataDir, listen, mqttListen, httpListen, advertiseGrpc, advertiseMqtt, logLevel, auditSignIntervalSeconds, deviceCertificateDays, drainSeconds, secondaryKms (flags and environment win)').env('FLEETKEY_CONFIG'))
+    .addOption(new Option('--config <file>', 'JSON file with any of: dataDir, listen, mqttListen, mqttUrl, httpListen, advertiseGrpc, advertiseMqtt, logLevel, auditSignIntervalSeconds, deviceCertificateDays, drainSeconds, secondaryKms (flags and environment win)').env('FLEETKEY_CONFIG'))
     .addOption(new Option('--listen <host:port>', `gRPC listen address; port 0 picks a free port (default ${DEFAULT_GRPC_LISTEN})`).env('FLEETKEY_LISTEN'))
     .addOption(new Option('--mqtt-listen <host:port>', `MQTT over TLS listen address (default ${DEFAULT_MQTT_LISTEN})`).env('FLEETKEY_MQTT_LISTEN'))
     .addOption(new Option('--http-listen <host:port>', `health and metrics listen address, plain HTTP for cluster-internal probes (default ${DEFAULT_HTTP_LISTEN})`).env('FLEETKEY_HTTP_LISTEN'))
     .addOption(new Option('--advertise-grpc <host:port>', 'the gRPC address robots are told at enrollment (default: the bound address)').env('FLEETKEY_ADVERTISE_GRPC'))
-    .addOption(new Option('--advertise-mqtt <host:port>', 'the broker address robots are told (default: the bound address)').env('FLEETKEY_ADVERTISE_MQTT'))
+    .addOption(new Option('--advertise-mqtt <host:port>', 'the broker address robots are told (default: the bound address; required with --mqtt-url)').env('FLEETKEY_ADVERTISE_MQTT'))
+    .addOption(
+      new Option(
+        '--mqtt-url <mqtts://host:port>',
+        'use this external MQTT broker (e.g. Mosquitto with deploy/mosquitto/) instead of the embedded one; the controller authenticates with a client certificate it issues itself from its TLS CA (see `mqtt-credentials`). Excludes --mqtt-listen; needs --advertise-mqtt',
+      ).env('FLEETKEY_MQTT_URL'),
+    )
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices([...LOG_LEVELS]).env('FLEETKEY_LOG_LEVEL'))
     .addOption(new Option('--audit-sign-interval <seconds>', `how often the audit chain head is signed (default ${DEFAULT_AUDIT_SIGN_INTERVAL_MS / 1000})`).argParser(positiveInteger('--audit-sign-interval', 86_400)).env('FLEETKEY_AUDIT_SIGN_INTERVAL'))
     .addOption(new Option('--device-cert-days <days>', 'validity of issued device certificates (default 365)').argParser(positiveInteger('--device-cert-days', 3650)).env('FLEETKEY_DEVICE_CERT_DAYS'))
@@ -204,7 +212,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
         .env('FLEETKEY_SECONDARY_KMS'),
     )
     .addOption(new Option('--drain-timeout <seconds>', `how long SIGTERM waits for calls in flight (default ${DEFAULT_DRAIN_MS / 1000})`).argParser(positiveInteger('--drain-timeout', 600)).env('FLEETKEY_DRAIN_TIMEOUT'))
-    .action(async (flags: { dataDir?: string; config?: string; listen?: string; mqttListen?: string; httpListen?: string; advertiseGrpc?: string; advertiseMqtt?: string; logLevel?: LogLevel; auditSignInterval?: number; deviceCertDays?: number; drainTimeout?: number; secondaryKms?: string }) => {
+    .action(async (flags: { dataDir?: string; config?: string; listen?: string; mqttListen?: string; httpListen?: string; advertiseGrpc?: string; advertiseMqtt?: string; mqttUrl?: string; logLevel?: LogLevel; auditSignInterval?: number; deviceCertDays?: number; drainTimeout?: number; secondaryKms?: string }) => {
       let controller: RunningController | undefined;
       try {
         const file: ServeFile = flags.config === undefined ? {} : readServeFile(flags.config);
@@ -220,6 +228,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
         const httpListen = pick(flags.httpListen, file.httpListen);
         const advertiseGrpc = pick(flags.advertiseGrpc, file.advertiseGrpc);
         const advertiseMqtt = pick(flags.advertiseMqtt, file.advertiseMqtt);
+        const mqttUrl = pick(flags.mqttUrl, file.mqttUrl);
         const secondaryKms = pick(flags.secondaryKms, file.secondaryKms);
         controller = await startController({
           dataDir,
@@ -231,6 +240,7 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
           ...(httpListen === undefined ? {} : { httpListen }),
           ...(advertiseGrpc === undefined ? {} : { advertiseGrpc }),
           ...(advertiseMqtt === undefined ? {} : { advertiseMqtt }),
+          ...(mqttUrl === undefined ? {} : { mqttUrl }),
           ...(auditSeconds === undefined ? {} : { auditSignIntervalMs: auditSeconds * 1000 }),
           ...(certDays === undefined ? {} : { deviceCertificateValidityMs: certDays * 86_400_000 }),
           ...(drainSeconds === undefined ? {} : { drainMs: drainSeconds * 1000 }),
@@ -274,6 +284,46 @@ export function buildCli(io: CliIo = PROCESS_IO, state: { exitCode: number } = {
         }
       } catch (error) {
         fail(error);
+      }
+    });
+
+  program
+    .command('mqtt-credentials')
+    .description(
+      'Write what an external MQTT broker (deploy/mosquitto/) needs: a server certificate and key from the controller TLS CA in the KMS for the names robots use to reach it (robots trust only that CA), the fleet CA bundle its robot listener verifies device certificates against, and the controller TLS CA its controller listener verifies the controller against. Run again after creating a fleet, then reload the broker. The key file is written mode 0600 and is the broker\'s TLS identity.',
+    )
+    .requiredOption('--data-dir <dir>', 'the data directory')
+    .requiredOption('--out-dir <dir>', 'where to write broker.pem, broker-key.pem, fleet-cas.pem and controller-ca.pem (created 0700 if missing; those files are replaced)')
+    .requiredOption('--tls-name <name>', 'a DNS name or IP address robots and the controller use to reach the broker (repeatable)', collect)
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(async (options: { dataDir: string; outDir: string; tlsName: string[]; output: 'text' | 'json' }) => {
+      try {
+        const written = await writeBrokerCredentials({
+          dataDir: options.dataDir,
+          outDir: options.outDir,
+          dnsNames: options.tlsName.filter((name) => isIP(name) === 0),
+          ipAddresses: options.tlsName.filter((name) => isIP(name) !== 0),
+          env: io.env,
+        });
+        if (options.output === 'json') {
+          io.stdout(`${JSON.stringify({ files: written.files, serialNumber: written.serialNumber, notAfter: written.notAfter.toISOString(), fleets: written.fleets })}\n`);
+        } else {
+          io.stdout(
+            [
+              `Broker certificate ${written.serialNumber} for ${options.tlsName.join(', ')}, valid until ${written.notAfter.toISOString()}.`,
+              ...Object.values(written.files).map((file) => `  ${file}`),
+              `Fleet CAs in the bundle: ${written.fleets.join(', ')}. Reload the broker to use them.`,
+              '',
+            ].join('\n'),
+          );
+        }
+      } catch (error) {
+        if (error instanceof RangeError) {
+          io.stderr(`fleet-controller: --tls-name: ${error.message}\n`);
+          state.exitCode = EXIT.usage;
+        } else {
+          fail(error);
+        }
       }
     });
 

@@ -1,17 +1,19 @@
 /**
  * `fleet-controller serve`: the composition root. Opens the data directory (KMS provider, state
  * store, controller keys, sealed TLS key), starts the gRPC server (operators and stations over
- * TLS, robots over mutual TLS), the embedded MQTT broker (TLS with device certificates), and the
+ * TLS, robots over mutual TLS), the embedded MQTT broker (TLS with device certificates) or a
+ * client of an external one (`mqttUrl`: a client certificate from the controller TLS CA), and the
  * HTTP probe/metrics port; signs the audit head at intervals and on shutdown; and stops in the
  * reverse order, draining gRPC calls first.
  *
  * Trust boundary: this is where configuration becomes running parts. Secrets handled here — the
- * TLS private key PEM — are zeroized on close; logs go through the redacting logger only.
+ * TLS private key PEM, the MQTT client key — are zeroized on close or once the TLS context holds
+ * them; logs go through the redacting logger only.
  */
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import { isFleetkeyError } from '@fleetkey/key-types';
+import { InvalidArgument, isFleetkeyError } from '@fleetkey/key-types';
 import type { KmsEnvironment } from '@fleetkey/kms-core';
 import {
   DeviceService,
@@ -38,6 +40,9 @@ import { createControllerMetrics } from '../runtime/metrics.js';
 import { startHttpServer } from '../runtime/http.js';
 import { formatAddress, parseListenAddress, readyLine } from '../runtime/listen.js';
 import { startMqttBroker, type EmbeddedBroker } from '../runtime/mqtt-broker.js';
+import { CONTROLLER_MQTT_CLIENT_ID, controllerTlsSource } from '../runtime/broker-identity.js';
+import { parseMqttUrl, startExternalBroker, type ExternalBroker } from '../runtime/external-broker.js';
+import { republishRetained } from '../commands/retained.js';
 import { openSqliteRepository, type Repository } from '../store/index.js';
 import { InMemoryCertificateProvider, serverCredentialsOf } from './grpc-tls.js';
 import { instrumented } from './instrument.js';
@@ -60,8 +65,14 @@ export interface ServeOptions {
   readonly httpListen?: string;
   /** The gRPC address robots are told at enrollment (default: the bound one). */
   readonly advertiseGrpc?: string;
-  /** The broker address robots are told (default: the bound one). */
+  /** The broker address robots are told (default: the bound one; required with `mqttUrl`). */
   readonly advertiseMqtt?: string;
+  /**
+   * `mqtts://host:port` of an external MQTT broker (deploy/mosquitto/) to use instead of the
+   * embedded one; excludes `mqttListen`. The controller authenticates with a client certificate
+   * it issues itself from its TLS CA.
+   */
+  readonly mqttUrl?: string;
   /** For the KMS provider's vendor variables (VAULT_TOKEN, AZURE_CLIENT_SECRET, …). */
   readonly env: KmsEnvironment;
   readonly logLevel?: LogLevel;
@@ -105,6 +116,12 @@ export async function startController(options: ServeOptions): Promise<RunningCon
   const metrics = createControllerMetrics();
   const grpcAt = parseListenAddress(options.grpcListen ?? DEFAULT_GRPC_LISTEN);
   const mqttAt = parseListenAddress(options.mqttListen ?? DEFAULT_MQTT_LISTEN);
+  if (options.mqttUrl !== undefined) {
+    parseMqttUrl(options.mqttUrl);
+    // Precondition: with an external broker, robots must be told its device listener, which the controller cannot know.
+    if (options.mqttListen !== undefined) throw new InvalidArgument('--mqtt-listen and --mqtt-url exclude each other: the embedded broker does not run with an external one');
+    if (options.advertiseMqtt === undefined) throw new InvalidArgument('--mqtt-url needs --advertise-mqtt: the HOST:PORT of the broker listener robots connect to');
+  }
   const httpAt = parseListenAddress(options.httpListen ?? DEFAULT_HTTP_LISTEN);
 
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -155,7 +172,25 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     }
     const caProvider = new InMemoryCertificateProvider(await fleetCaBundle(core), tls.certificateChainPem, tls.privateKeyPem);
 
-    const broker: EmbeddedBroker = await startMqttBroker({
+    const events = new FleetEvents((error) => logger.error({ err: error }, 'a fleet event listener failed'));
+    const mqttLogger = logger.child({ component: 'mqtt' });
+    const brokerRef: { current?: ExternalBroker } = {};
+    const external: ExternalBroker | undefined =
+      options.mqttUrl === undefined
+        ? undefined
+        : await startExternalBroker({
+            url: options.mqttUrl,
+            clientId: CONTROLLER_MQTT_CLIENT_ID,
+            secureContext: controllerTlsSource({ core, clock, logger: mqttLogger }),
+            logger: mqttLogger,
+            // The first time, the commands power republishes at start; after an outage the broker may have lost them.
+            onConnected: async (reconnected) => {
+              if (reconnected && brokerRef.current !== undefined) await republishRetained({ core, events, publisher: brokerRef.current, logger });
+            },
+          });
+    brokerRef.current = external;
+    if (external !== undefined) cleanups.push(() => external.close());
+    const broker: EmbeddedBroker | undefined = external !== undefined ? undefined : await startMqttBroker({
       host: mqttAt.host,
       port: mqttAt.port,
       caCertificatesPem: [(await fleetCaBundle(core)).toString('utf8')],
@@ -166,19 +201,21 @@ export async function startController(options: ServeOptions): Promise<RunningCon
         if (device === undefined) return undefined;
         return { fleet: device.fleetId, deviceId: device.deviceId, ...(device.device.groupId === null ? {} : { group: device.device.groupId }) };
       },
-      logger: logger.child({ component: 'mqtt' }),
+      logger: mqttLogger,
       onClientCount: (count: number) => metrics.setMqttClients(count),
     });
-    const runningBroker = broker;
-    cleanups.push(() => runningBroker.close());
+    if (broker !== undefined) cleanups.push(() => broker.close());
+    const publisher = external ?? broker!;
+    const brokerAddress = external?.address ?? broker!.address;
     // A fleet created while running is trusted at once by both TLS servers.
     const refreshTrust = async (): Promise<void> => {
       const bundle = await fleetCaBundle(core);
       caProvider.setCaBundle(bundle);
-      broker.setCaCertificates([bundle.toString('utf8')]);
+      if (broker !== undefined) broker.setCaCertificates([bundle.toString('utf8')]);
+      else logger.warn('an external MQTT broker trusts a new fleet only once its CA is in the broker\'s cafile: run fleet-controller mqtt-credentials and reload the broker');
     };
 
-    const addressesRef: { grpc: string; mqtt: string } = { grpc: '', mqtt: runningBroker.address };
+    const addressesRef: { grpc: string; mqtt: string } = { grpc: '', mqtt: brokerAddress };
     const advertised = () => ({
       controller: options.advertiseGrpc ?? addressesRef.grpc,
       broker: `mqtts://${options.advertiseMqtt ?? addressesRef.mqtt}`,
@@ -195,18 +232,19 @@ export async function startController(options: ServeOptions): Promise<RunningCon
       return [
         { name: `kms:${kms.name}`, healthy: kmsHealth.ok, detail: kmsHealth.ok ? `${Math.round(kmsHealth.latencyMs)} ms` : 'unreachable' },
         { name: 'store', healthy: storeOk, detail: storeOk ? 'sqlite' : 'unavailable' },
-        { name: 'broker', healthy: true, detail: `${runningBroker.clientCount()} clients` },
+        external === undefined
+          ? { name: 'broker', healthy: true, detail: `${broker!.clientCount()} clients` }
+          : { name: 'broker', healthy: external.connected(), detail: external.connected() ? 'external, connected' : 'external, disconnected' },
       ];
     };
 
     const csrPool = new CsrVerifierPool(options.csrWorkers);
     cleanups.push(() => csrPool.close());
     const unexpected = (error: unknown, method: string): void => logger.error({ err: error, method }, 'unexpected error in a gRPC handler');
-    const events = new FleetEvents((error) => logger.error({ err: error }, 'a fleet event listener failed'));
     const powers = await createFleetPowers({
       core,
       events,
-      publisher: runningBroker,
+      publisher,
       logger,
       dataDir: paths,
       ...(options.secondaryKms === undefined ? {} : { secondaryKms: secondaryKmsFromEnv(options.secondaryKms, options.env) }),
@@ -287,7 +325,7 @@ export async function startController(options: ServeOptions): Promise<RunningCon
     auditTimer.current = setInterval(() => void signAuditHead('interval'), options.auditSignIntervalMs ?? DEFAULT_AUDIT_SIGN_INTERVAL_MS);
     auditTimer.current.unref();
 
-    const addresses = { grpc: addressesRef.grpc, mqtt: runningBroker.address, http: http.address };
+    const addresses = { grpc: addressesRef.grpc, mqtt: brokerAddress, http: http.address };
     logger.info({ ...addresses, kms: kms.name, fleets: (await repository.listFleets()).length, caFile: paths.caFile, serverCertificate: new X509Certificate(tls.certificateChainPem).serialNumber }, 'controller started');
 
     let closing: Promise<void> | undefined;
