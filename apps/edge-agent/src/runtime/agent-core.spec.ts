@@ -117,13 +117,14 @@ describe('AgentCore', () => {
 
   it('stays locked while another lockdown scope still holds it; a revoked robot stays locked whatever is lifted', async () => {
     const core = await coreOf(robot, () => T0);
-    core.lock({ sequence: 1n, reason: 'fleet drill', wipe: false, scope: 'fleet' });
-    core.lock({ sequence: 2n, reason: 'group incident', wipe: false, scope: 'group:west' });
+    core.lock({ sequence: 1n, reason: 'group incident', wipe: false, scope: 'group:west' });
+    core.lock({ sequence: 2n, reason: 'fleet drill', wipe: false, scope: 'fleet' });
+    expect(core.lockState().reason).toBe('fleet drill');
     core.unlock(3n, 'fleet');
-    expect(core.lockState()).toMatchObject({ locked: true, scopes: ['group:west'] });
+    expect(core.lockState()).toMatchObject({ locked: true, scopes: ['group:west'], reason: 'group incident' });
     open.pop()!.close();
     const again = await coreOf(robot, () => T0);
-    expect(again.lockState()).toMatchObject({ locked: true, scopes: ['group:west'] });
+    expect(again.lockState()).toMatchObject({ locked: true, scopes: ['group:west'], reason: 'group incident' });
     again.unlock(4n, 'group:west');
     expect(again.isLocked()).toBe(false);
     again.lock({ sequence: 5n, reason: 'stolen', wipe: false, scope: 'revoked' });

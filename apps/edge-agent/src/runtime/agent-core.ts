@@ -220,8 +220,11 @@ export class AgentCore extends EventEmitter<AgentEvents> {
    * Lockdowns of several scopes add up: each needs its own lift.
    */
   lock(params: { sequence: bigint; reason: string; wipe: boolean; scope?: string }): void {
-    const scopes = [...new Set([...(this.#lock.locked ? (this.#lock.scopes ?? []) : []), params.scope ?? 'fleet'])];
-    const next = { locked: true, sequence: params.sequence, since: this.#lock.locked && this.#lock.since !== null ? this.#lock.since : this.now(), reason: params.reason, scopes };
+    const scope = params.scope ?? 'fleet';
+    const held = this.#lock.locked ? this.#lock : undefined;
+    const scopes = [...new Set([...(held?.scopes ?? []), scope])];
+    const reasons = { ...(held?.reasons ?? {}), [scope]: params.reason };
+    const next = { locked: true, sequence: params.sequence, since: held?.since ?? this.now(), reason: params.reason, scopes, reasons };
     this.state.setLock(next);
     this.#lock = next;
     // No key stays in memory while locked (the keystore keeps them unless the command wipes).
@@ -232,13 +235,15 @@ export class AgentCore extends EventEmitter<AgentEvents> {
 
   /**
    * A verified LIFT of `scope` (default: every scope) with a higher sequence: the robot leaves
-   * LOCKED once no lockdown scope remains.
+   * LOCKED once no lockdown scope remains; until then the reason shown is one still in force.
    */
   unlock(sequence: bigint, scope?: string): void {
     if (!this.#lock.locked) return;
     const remaining = scope === undefined || this.#lock.scopes === undefined ? [] : this.#lock.scopes.filter((held) => held !== scope);
     if (remaining.length > 0) {
-      const next = { ...this.#lock, sequence, scopes: remaining };
+      const reasons = Object.fromEntries(Object.entries(this.#lock.reasons ?? {}).filter(([held]) => remaining.includes(held)));
+      const reason = reasons[remaining[remaining.length - 1]!] ?? this.#lock.reason;
+      const next = { ...this.#lock, sequence, scopes: remaining, reasons, reason };
       this.state.setLock(next);
       this.#lock = next;
       return;

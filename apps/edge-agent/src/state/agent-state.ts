@@ -100,6 +100,8 @@ export interface LockState {
    * the robot locked while another still holds it. Absent in states written before it was kept.
    */
   readonly scopes?: readonly string[];
+  /** The reason each scope in force was locked for. */
+  readonly reasons?: Readonly<Record<string, string>>;
 }
 
 export interface ContactState {
@@ -385,12 +387,14 @@ export class AgentState {
       since: parsed.since === null ? null : new Date(parsed.since),
       ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
       ...(parsed.scopes === undefined ? {} : { scopes: parsed.scopes }),
+      ...(parsed.reasons === undefined ? {} : { reasons: parsed.reasons }),
     };
   }
 
   setLock(lock: LockState): void {
     this.#json(VALUE_NAMES.lock, { locked: lock.locked, sequence: lock.sequence?.toString() ?? null, since: lock.since?.toISOString() ?? null, ...(lock.reason === undefined ? {} : { reason: lock.reason }),
       ...(lock.scopes === undefined ? {} : { scopes: [...lock.scopes] }),
+      ...(lock.reasons === undefined ? {} : { reasons: { ...lock.reasons } }),
     });
   }
 

@@ -96,6 +96,8 @@ export const lockSchema = z.strictObject({
   reason: z.string().max(512).optional(),
   /** The lockdown scopes in force ('fleet', 'group:G', 'device:D'); absent in states written before scopes were kept. */
   scopes: z.array(z.string().min(1).max(80)).max(16).optional(),
+  /** The reason of each lockdown scope in force; absent in states written before it was kept. */
+  reasons: z.record(z.string().min(1).max(80), z.string().max(512)).refine((map) => Object.keys(map).length <= 16, 'too many reasons').optional(),
 });
 
 export const contactSchema = z.strictObject({
