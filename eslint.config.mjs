@@ -27,7 +27,9 @@ export default tseslint.config(
           allow: [],
           banTransitiveDependencies: false,
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:kms-registry', 'type:cli', 'type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:kms-registry', 'type:cli', 'type:tooling', 'type:domain', 'type:crypto', 'type:keystore', 'type:protocol', 'type:kms-core', 'type:kms-adapter', 'type:kms-emulator', 'type:harness'] },
+            // The examples' process table and robot-app helpers: they drive the binaries, never import the apps.
+            { sourceTag: 'type:harness', onlyDependOnLibsWithTags: ['type:protocol', 'type:domain', 'type:crypto', 'type:tooling'], bannedExternalImports: vendorSdks },
             { sourceTag: 'type:kms-emulator', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto'], bannedExternalImports: vendorSdks.filter((p) => p !== '@google-cloud/*') },
             { sourceTag: 'type:kms-adapter', onlyDependOnLibsWithTags: ['type:tooling', 'type:domain', 'type:crypto', 'type:kms-core', 'type:kms-emulator'] },
             // Each adapter is the only importer of its own vendor SDK.

@@ -16,8 +16,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyState } from '@fleetkey/protocol';
 import { startDemoKms, type DemoKms, type DemoKmsProvider } from './kms.js';
-import { AGENT_BIN, CONTROLLER_BIN, FLEETCTL_BIN, Processes, Scrubber, type Daemon, type StopOutcome } from './processes.js';
-import { activeEpoch, closeClient, nextFrame, outcomeOf, robotApp, settle, type RobotApp } from './robot-app.js';
+import {
+  AGENT_BIN,
+  CONTROLLER_BIN,
+  FLEETCTL_BIN,
+  Processes,
+  Scrubber,
+  activeEpoch,
+  closeClient,
+  nextFrame,
+  outcomeOf,
+  robotApp,
+  settle,
+  type Daemon,
+  type RobotApp,
+  type StopOutcome,
+} from '@fleetkey/fleet-harness';
 
 export const ROBOTS = ['robot-a', 'robot-b', 'robot-c', 'robot-d'] as const;
 export type RobotId = (typeof ROBOTS)[number];

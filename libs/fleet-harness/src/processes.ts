@@ -1,14 +1,14 @@
 /**
- * The demo's process table: every child it starts — `fleet-controller`, `fleetctl`,
- * `edge-agent` — goes through one `Processes` object, which runs one-shot commands, keeps the
- * daemons (controller, agents) with their logs, and stops whatever is still running on success,
- * failure and Ctrl-C. The demo drives the system only through these binaries, never by
- * importing the apps.
+ * The process table of the fleet demo and the example scenarios: every child they start —
+ * `fleet-controller`, `fleetctl`, `edge-agent` — goes through one `Processes` object, which runs
+ * one-shot commands, keeps the daemons (controller, agents) with their logs, and stops whatever
+ * is still running on success, failure and Ctrl-C. They drive the system only through these
+ * binaries, never by importing the apps.
  *
  * Trust boundary: secrets (operator and enrollment tokens, the emulators' credentials) reach a
  * child only through its environment, never its command line where `ps` would show them. The
  * caller's FLEETKEY_* and cloud-vendor variables are dropped, so a developer's own controller,
- * token or cloud credentials can neither leak into the demo nor be used by it. Error messages
+ * token or cloud credentials can neither leak into a scenario nor be used by it. Error messages
  * built here carry a command's stderr (scrubbed of every known secret and token shape), never its
  * stdout, which may hold secrets.
  */
@@ -33,10 +33,10 @@ const COMMAND_TIMEOUT_MS = 90_000;
 export const STOP_GRACE_MS = 10_000;
 /** Stderr kept in an error message; fleetkey tools write one line. */
 const MAX_ERROR_TEXT = 400;
-/** Log kept per daemon (the tail), enough for the whole demo at the default level. */
+/** Log kept per daemon (the tail), enough for a whole run at the default level. */
 const MAX_LOG_CHARS = 4 * 1024 * 1024;
 
-/** Variables of the demo's caller that never reach a child. */
+/** Variables of the caller that never reach a child. */
 const DROPPED_VARIABLES = /^(?:FLEETKEY_|AWS_|AZURE_|GOOGLE_|GCLOUD_|CLOUDSDK_|VAULT_)/;
 
 /** A token's kind, its first two characters, and the rest (a hint like `fk_op_Ab…` is left alone). */
@@ -44,7 +44,7 @@ const TOKEN_SHAPE = /\b(fk_(?:op|enr|app)_)([A-Za-z0-9_-]{2})[A-Za-z0-9_-]{6,}/g
 
 /**
  * Removes secrets from text that is about to be shown: every registered secret is replaced, and
- * every fleetkey token shape is cut to its kind and two characters (as the demo prints tokens).
+ * every fleetkey token shape is cut to its kind and two characters (as the scenarios print tokens).
  */
 export class Scrubber {
   readonly #secrets = new Set<string>();
@@ -71,7 +71,7 @@ export class Scrubber {
   }
 }
 
-/** The demo's own environment for a child: the caller's, minus FLEETKEY_* and vendor variables. */
+/** A child's environment: the caller's, minus FLEETKEY_* and vendor variables, plus `extra`. */
 export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!DROPPED_VARIABLES.test(name)) env[name] = value;
@@ -97,12 +97,28 @@ export interface Daemon {
   stop(): Promise<StopOutcome>;
 }
 
+/**
+ * A one-shot command that did not succeed. `exitCode` is null when it was killed (timeout) or
+ * aborted; `stderr` is its last stderr line, already scrubbed, so a scenario can show why a
+ * refusal happened (`fleetctl: …`, `edge-agent: …`).
+ */
+export class CommandFailed extends Error {
+  override readonly name = 'CommandFailed';
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
 }
 
-/** Every child the demo starts, so that one call stops all of them. */
+/** Every child a run starts, so that one call stops all of them. */
 export class Processes {
   readonly #daemons: Daemon[] = [];
   readonly #pids: number[] = [];
@@ -125,7 +141,7 @@ export class Processes {
 
   /**
    * Runs `node BIN ARGS…` to completion and returns its stdout.
-   * @throws Error naming `what`, with the exit code and scrubbed stderr, when it exits non-zero,
+   * @throws CommandFailed naming `what`, with the exit code and scrubbed stderr, when it exits non-zero,
    *   times out or is aborted (the child is killed then).
    */
   async run(what: string, bin: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
@@ -159,7 +175,7 @@ export class Processes {
       log = (log + chunk.toString('utf8')).slice(-MAX_LOG_CHARS);
     });
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    // A spawn failure (no such binary) arrives as 'error' and must not crash the demo.
+    // A spawn failure (no such binary) arrives as 'error' and must not crash the run.
     child.once('error', () => undefined);
     let stopping: Promise<StopOutcome> | undefined;
     const stop = (): Promise<StopOutcome> => {
@@ -231,12 +247,13 @@ export class Processes {
     return Object.fromEntries(outcomes);
   }
 
-  #failure(what: string, error: unknown): Error {
+  #failure(what: string, error: unknown): CommandFailed {
     const { stderr, code, killed, signal } = error as { stderr?: unknown; code?: unknown; killed?: boolean; signal?: unknown };
-    if ((error as { name?: string }).name === 'AbortError') return new Error(`${what} was stopped`);
-    const text = typeof stderr === 'string' && stderr.trim() !== '' ? lastLines(stderr) : 'no output';
+    if ((error as { name?: string }).name === 'AbortError') return new CommandFailed(`${what} was stopped`, null, '');
+    const text = this.#scrubber.scrub(typeof stderr === 'string' && stderr.trim() !== '' ? lastLines(stderr) : 'no output');
     const how = killed === true ? `killed (${String(signal)}), after ${COMMAND_TIMEOUT_MS / 1000} s at most` : `exit ${String(code)}`;
-    return new Error(`${what} failed (${how}): ${this.#scrubber.scrub(text)}`);
+    const exitCode = killed !== true && typeof code === 'number' ? code : null;
+    return new CommandFailed(`${what} failed (${how}): ${text}`, exitCode, text);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * The demo's robot apps: clients of an agent's local API over its Unix socket, built from the
- * generated protocol code alone (`createClient(AgentService, 'unix://…')`), as any robot app in
- * any language would be. Plus the two things the demo asks of them: the fleetkey error code of a
- * refused call, and waiting until an agent reports a state that settles asynchronously (keys
- * arriving over MQTT, a lockdown taking effect).
+ * The robot apps of the fleet demo and the scenarios: clients of an agent's local API over its
+ * Unix socket, built from the generated protocol code alone (`createClient(AgentService,
+ * 'unix://…')`), as any robot app in any language would be. Plus the two things the scenarios ask
+ * of them: the fleetkey error code of a refused call, and waiting until an agent reports a state
+ * that settles asynchronously (keys arriving over MQTT, a lockdown taking effect).
  *
  * Trust boundary: none of its own; the agent checks every call. Error codes come from the
  * `fleetkey-error-code` trailer the agent sets.
@@ -14,7 +14,7 @@ import { AgentService, KeyState, closeClient, createClient, type ServiceClient }
 
 export type RobotApp = ServiceClient<typeof AgentService>;
 
-/** How long the demo waits for an agent to report a state before it gives up. */
+/** How long a scenario waits for an agent to report a state before it gives up. */
 export const SETTLE_TIMEOUT_MS = 45_000;
 /** How often it asks meanwhile (GetStatus is a local call; the agent pushes nothing to apps). */
 const POLL_INTERVAL_MS = 150;
