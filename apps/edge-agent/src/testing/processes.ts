@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { settle } from '@fleetkey/fleet-harness';
 import { AgentService, closeClient, createClient } from '@fleetkey/protocol';
 import { credentials } from '@grpc/grpc-js';
 
@@ -147,18 +148,7 @@ export function robotApp(socketPath: string) {
 
 export { closeClient };
 
-/** Polls `check` until it returns a value other than undefined (for state that settles asynchronously). */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+/** Polls `check` until it returns a value other than undefined (the harness's `settle`, in this file's argument order). */
+export function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+  return settle(what, async () => check(), { timeoutMs });
 }

@@ -11,9 +11,9 @@
  *
  * Trust boundary: the new private key exists in plaintext only in memory until the KMS seals it.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { open, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { KmsEnvironment } from '@fleetkey/kms-core';
 import { ControllerCore } from '../core/core.js';
 import { loadControllerKeys } from '../core/controller-keys.js';
@@ -21,6 +21,7 @@ import { issueServerTls } from '../core/server-tls.js';
 import { openSqliteRepository } from '../store/index.js';
 import { dataDirPaths, readControllerSettings, serializeControllerSettings } from './layout.js';
 import { openDataDirKms } from './open-kms.js';
+import { replaceFile } from './replace-file.js';
 
 export interface RenewTlsOptions {
   readonly dataDir: string;
@@ -36,18 +37,6 @@ export interface RenewTlsResult {
   readonly serialNumber: string;
   readonly dnsNames: readonly string[];
   readonly ipAddresses: readonly string[];
-}
-
-async function replaceFile(path: string, contents: string | Uint8Array, mode: number): Promise<void> {
-  const temporary = join(dirname(path), `.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'wx', mode);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
 }
 
 async function fsyncDirectory(path: string): Promise<void> {

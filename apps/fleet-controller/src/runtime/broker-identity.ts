@@ -21,8 +21,8 @@
  * this module makes are zeroized once the TLS context or file holds them. Each issued certificate
  * is audited (`key.sign`, with its serial and purpose).
  */
-import { X509Certificate, randomBytes } from 'node:crypto';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { KmsEnvironment } from '@fleetkey/kms-core';
@@ -36,6 +36,7 @@ import { openDataDirKms } from '../datadir/open-kms.js';
 import { CLOCK_SKEW_MS } from '../fleets/create-fleet.js';
 import { openSqliteRepository } from '../store/index.js';
 import type { Logger } from './logger.js';
+import { replaceFile } from '../datadir/replace-file.js';
 
 /** The CN of the controller's client certificate: the broker's username (controller.acl's `user`). */
 export const CONTROLLER_MQTT_IDENTITY = 'fleet-controller';
@@ -151,18 +152,6 @@ export interface BrokerCredentialsResult {
   readonly serialNumber: string;
   readonly notAfter: Date;
   readonly fleets: readonly string[];
-}
-
-async function replaceFile(path: string, contents: string | Uint8Array, mode: number): Promise<void> {
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', mode);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
 }
 
 /**

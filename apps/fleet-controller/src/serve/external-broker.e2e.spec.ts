@@ -48,6 +48,7 @@ import {
   deviceKeysTopic,
   emergencyTopic,
 } from '@fleetkey/protocol';
+import { settle } from '@fleetkey/fleet-harness';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceIdentity } from '../provisioning/testing.js';
@@ -226,19 +227,8 @@ function robotApp() {
 }
 
 /** Polls `check` until it returns a value (state that settles in another process). */
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError === undefined ? '' : `: ${String(lastError)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  return settle(what, check, { timeoutMs });
 }
 
 function ack(deviceId: string, sequence: bigint, kind = AckKind.COMMAND) {
