@@ -31,6 +31,8 @@ import {
   type Daemon,
   type RobotApp,
   type StopOutcome,
+  ScenarioFailed,
+  tokenHint,
 } from '@fleetkey/fleet-harness';
 
 export const ROBOTS = ['robot-a', 'robot-b', 'robot-c', 'robot-d'] as const;
@@ -79,27 +81,13 @@ export interface FleetDemoReport {
   readonly facts: FleetDemoFacts;
 }
 
-/** A failed run: which step, with a scrubbed message; every process was stopped first. */
-export class FleetDemoFailed extends Error {
-  override readonly name = 'FleetDemoFailed';
-  constructor(
-    readonly step: string,
-    message: string,
-    readonly pids: readonly number[],
-    readonly workDir: string | undefined,
-  ) {
-    super(message);
-  }
+/** A failed run of the demo: the harness's ScenarioFailed (step, scrubbed message, pids, work dir) under the demo's name. */
+export class FleetDemoFailed extends ScenarioFailed {
+  override readonly name: string = 'FleetDemoFailed';
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A token as the demo prints it: its kind prefix and two characters, never enough to use. */
-function tokenHint(token: string): string {
-  const kind = /^fk_[a-z]+_/.exec(token)?.[0] ?? '';
-  return `${kind}${token.slice(kind.length, kind.length + 2)}…`;
-}
 
 function byRobot<T>(robots: readonly RobotId[], values: readonly T[]): Record<string, T> {
   return Object.fromEntries(robots.map((robot, index) => [robot, values[index]!]));

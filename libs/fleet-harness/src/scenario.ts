@@ -46,7 +46,7 @@ export interface ScenarioReport<T> {
 
 /** A failed run: which step, with a scrubbed message; every process was stopped first. */
 export class ScenarioFailed extends Error {
-  override readonly name = 'ScenarioFailed';
+  override readonly name: string = 'ScenarioFailed';
   constructor(
     readonly step: string,
     message: string,

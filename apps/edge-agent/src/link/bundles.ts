@@ -145,7 +145,7 @@ export async function applyKeyBundle(core: AgentCore, input: KeyBundle | Uint8Ar
 
   let opened: OpenedKeyBundle;
   try {
-    opened = await openKeyBundle({ bundle, fleet, deviceId, privateKey: core.privateKey(), emergencyKeys: core.state.emergencyKeyMap(), appliedManifestSequences: adjusted });
+    opened = await openKeyBundle({ bundle, fleet, deviceId, privateKey: core.privateKey(), emergencyKeys: core.emergencyKeyMap(), appliedManifestSequences: adjusted });
   } catch (error) {
     // The checks above leave unwrapping and key commitments: both say the keys are not genuine.
     logger.warn({ sequence: sequence.toString(), err: isFleetkeyError(error) ? error.code : 'error' }, 'key bundle refused: its keys do not open or do not match their signed commitments');

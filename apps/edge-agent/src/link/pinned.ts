@@ -21,7 +21,7 @@ export interface PinnedKey {
 export function pinnedKeyOf(core: AgentCore, signed: Pick<SignedPayload, 'signingKey'>): PinnedKey | undefined {
   const ref = signed.signingKey;
   if (ref === undefined) return undefined;
-  return core.state.emergencyKeyMap().get(`${ref.keyId}@${ref.version}`);
+  return core.emergencyKeyMap().get(`${ref.keyId}@${ref.version}`);
 }
 
 /**

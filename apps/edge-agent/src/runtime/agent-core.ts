@@ -109,6 +109,8 @@ export class AgentCore extends EventEmitter<AgentEvents> {
   readonly #epochKeys = new Map<string, Uint8Array>();
   /** Certificates that chained to the fleet CA, by SHA-256; time and revocation are checked on every use. */
   readonly #validated = new Map<string, ValidatedEntry>();
+  /** The pinned emergency keys, parsed once: this build never changes them after provisioning. */
+  #emergencyKeys: ReadonlyMap<string, { publicKey: KeyObject; algorithm: SignatureAlgorithm }> | undefined;
 
   /** @throws StoreCorrupt when the state is not provisioned or a value does not parse. */
   constructor(state: AgentState, options: AgentCoreOptions = {}) {
@@ -181,6 +183,12 @@ export class AgentCore extends EventEmitter<AgentEvents> {
 
   signatureAlgorithm(): SignatureAlgorithm {
     return defaultSignatureAlgorithm(this.identity.keyAlgorithm);
+  }
+
+  /** The pinned emergency keys by `keyId@version`, as `openKeyBundle` takes them (parsed once). @throws StoreCorrupt. */
+  emergencyKeyMap(): ReadonlyMap<string, { publicKey: KeyObject; algorithm: SignatureAlgorithm }> {
+    this.#emergencyKeys ??= this.state.emergencyKeyMap();
+    return this.#emergencyKeys;
   }
 
   certificateNotAfter(): Date {
