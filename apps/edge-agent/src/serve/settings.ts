@@ -12,7 +12,7 @@ import { durationArgument } from '@fleetkey/cli';
 import { InvalidArgument, isValidIdentifier } from '@fleetkey/key-types';
 import { z } from 'zod';
 import { DEFAULT_MAX_OFFLINE_MS } from '../runtime/agent-core.js';
-import { DEFAULT_BURST as DEFAULT_RATE_BURST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RATE_PER_SECOND } from '../local-api/index.js';
+import { DEFAULT_BURST as DEFAULT_RATE_BURST, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RATE_PER_SECOND, DEFAULT_SOCKET_MODE } from '../local-api/index.js';
 
 /** Where robot apps find the agent unless told otherwise. */
 export const DEFAULT_SOCKET_PATH = '/run/fleetkey/agent.sock';
@@ -154,6 +154,7 @@ export function resolveServeSettings(flags: ServeFlags, env: Readonly<Record<str
   if (socketGidText !== undefined && !/^\d{1,10}$/.test(socketGidText)) throw new InvalidArgument('--socket-gid expected a numeric group id');
   const logLevel = pick(flags.logLevel, 'FLEETKEY_LOG_LEVEL', file.logLevel) ?? 'info';
   if (!(LOG_LEVEL_NAMES as readonly string[]).includes(logLevel)) throw new InvalidArgument(`--log-level expected one of ${LOG_LEVEL_NAMES.join(', ')}`);
+  const socketModeText = pick(flags.socketMode, 'FLEETKEY_AGENT_SOCKET_MODE', file.socketMode);
   const socketPath = pick(flags.socket, 'FLEETKEY_AGENT_SOCKET', file.socket) ?? DEFAULT_SOCKET_PATH;
   // sockaddr_un holds 108 bytes with the terminating NUL.
   if (Buffer.byteLength(socketPath) > 107) throw new InvalidArgument('--socket path is longer than a Unix socket address allows (107 bytes)');
@@ -161,7 +162,7 @@ export function resolveServeSettings(flags: ServeFlags, env: Readonly<Record<str
     dataDir,
     passphraseFile: flags.passphraseFile,
     socketPath,
-    socketMode: mode(pick(flags.socketMode, 'FLEETKEY_AGENT_SOCKET_MODE', file.socketMode) ?? '0660', '--socket-mode'),
+    socketMode: socketModeText === undefined ? DEFAULT_SOCKET_MODE : mode(socketModeText, '--socket-mode'),
     socketGid: socketGidText === undefined ? undefined : Number(socketGidText),
     peerListen,
     peers: new Map(Object.entries(file.peers ?? {})),
